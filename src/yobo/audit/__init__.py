@@ -1,0 +1,1 @@
+"""The access log (アクセスログ): append-only, hash-chained, signed checkpoints, verification, review."""

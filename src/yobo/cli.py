@@ -1,0 +1,55 @@
+"""The ``yobo`` command: a thin front over the Django management commands of each app.
+
+``yobo audit verify`` runs the ``audit`` command with ``verify``; ``yobo schedule ...`` runs the pure
+schedule engine without starting Django.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+PURE_COMMANDS = {"schedule": "yobo.schedule.cli"}
+
+HELP = """yobo — 予防接種台帳 (immunization registry)
+
+usage: yobo COMMAND [ARGS...]   (every command takes --help)
+
+  init              データベースの作成・更新 / create or migrate the database (--demo-operator)
+  demo              デモ市を起動 / set up and serve the demo city
+  audit             アクセスログ: verify, review, checkpoint, archive
+  mynumber          個人番号: rotate-keys, reindex
+  staff             職員アカウント・端末の管理 / staff accounts and terminals
+  schedule          定期接種スケジュール: due, rules
+  serve             Web画面を起動 / run the staff web UI
+  manage            Django management commands (for operators)
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in {"-h", "--help", "help"}:
+        print(HELP)
+        return 0
+    cmd = args[0]
+    if cmd in PURE_COMMANDS:
+        import importlib
+
+        mod = importlib.import_module(PURE_COMMANDS[cmd])
+        return int(mod.main(args[1:]) or 0)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "yobo.settings")
+    from django.core.management import execute_from_command_line
+
+    if cmd == "manage":
+        args = args[1:]
+    elif cmd == "serve":
+        args = ["runserver", *args[1:]]
+    try:
+        execute_from_command_line(["yobo", *args])
+    except SystemExit as exc:
+        return int(exc.code or 0) if not isinstance(exc.code, str) else 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The routine-immunization schedule engine (定期接種スケジュール). Pure Python: no Django."""

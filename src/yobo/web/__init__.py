@@ -1,0 +1,1 @@
+"""The staff web shell: base templates, home page, shared UI pieces."""
