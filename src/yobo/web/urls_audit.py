@@ -1,4 +1,4 @@
-from django.urls import path  # noqa: F401
+"""Access-log viewer (see audit_views)."""
 
 app_name = "audit"
 urlpatterns: list = []

@@ -1,0 +1,1 @@
+"""Benchmarks: `./dev bench [NAME ...] [--size N]` prints one JSON object per benchmark."""

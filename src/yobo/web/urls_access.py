@@ -1,0 +1,3 @@
+"""Login, second factor, idle lock, staff and terminal administration (see access_views)."""
+
+urlpatterns: list = []
