@@ -1,0 +1,87 @@
+"""和暦 parsing/formatting and text keys: examples at every era boundary, and round-trip properties."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from yobo.core.text import digits, is_katakana, search_key
+from yobo.core.wareki import DateFormatError, fiscal_year, parse_date, to_wareki
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("令和7年9月5日", date(2025, 9, 5)),
+        ("R7.9.5", date(2025, 9, 5)),
+        ("r07/09/05", date(2025, 9, 5)),
+        ("Ｒ７．９．５", date(2025, 9, 5)),
+        ("H30.1.2", date(2018, 1, 2)),
+        ("S45.11.3", date(1970, 11, 3)),
+        ("令和元年5月1日", date(2019, 5, 1)),
+        ("平成31年4月30日", date(2019, 4, 30)),
+        ("平成元年1月8日", date(1989, 1, 8)),
+        ("昭和64年1月7日", date(1989, 1, 7)),
+        ("5070905", date(2025, 9, 5)),
+        ("H300102", date(2018, 1, 2)),
+        ("2025-09-05", date(2025, 9, 5)),
+        ("20250905", date(2025, 9, 5)),
+        ("２０２５／９／５", date(2025, 9, 5)),
+        ("2025年9月5日", date(2025, 9, 5)),
+    ],
+)
+def test_accepted_forms(text, expected):
+    assert parse_date(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["平成31年5月1日", "令和元年4月30日", "昭和64年1月8日", "H31.5.1", "R7.2.30", "2025-02-29", "", "昨日", "R0.1.1",
+     "6070905"],
+)
+def test_rejected_forms(text):
+    with pytest.raises(DateFormatError):
+        parse_date(text)
+
+
+def test_era_boundaries_format():
+    assert to_wareki(date(2019, 4, 30)) == "平成31年4月30日"
+    assert to_wareki(date(2019, 5, 1)) == "令和元年5月1日"
+    assert to_wareki(date(1989, 1, 7), short=True) == "S64.1.7"
+    assert to_wareki(date(1989, 1, 8), short=True) == "H1.1.8"
+
+
+@given(st.dates(min_value=date(1868, 10, 23), max_value=date(2099, 12, 31)))
+def test_wareki_round_trip(d):
+    assert parse_date(to_wareki(d)) == d
+    assert parse_date(to_wareki(d, short=True)) == d
+    assert parse_date(d.isoformat()) == d
+
+
+@given(st.dates(min_value=date(1900, 1, 1), max_value=date(2099, 12, 31)))
+def test_fiscal_year_changes_only_on_april_first(d):
+    nxt = d + timedelta(days=1)
+    if (nxt.month, nxt.day) == (4, 1):
+        assert fiscal_year(nxt) == fiscal_year(d) + 1
+    else:
+        assert fiscal_year(nxt) == fiscal_year(d)
+
+
+def test_search_key_is_width_and_kana_insensitive():
+    assert search_key("ﾔﾏﾀﾞ ﾀﾛｳ") == search_key("やまだ　たろう") == search_key("ヤマダタロウ")
+    assert search_key("髙橋　𠮷子") == "髙橋𠮷子"  # rare kanji kept as given
+
+
+def test_digits_and_katakana():
+    assert digits("０４５－６７１－２１２１") == "0456712121"
+    assert is_katakana("ﾔﾏﾀﾞ ﾀﾛｳ") and is_katakana("ヤマダ・タロウ")
+    assert not is_katakana("山田") and not is_katakana("   ")
+
+
+@given(st.text(alphabet=st.characters(min_codepoint=0x30A1, max_codepoint=0x30F6), min_size=1, max_size=10))
+def test_search_key_hiragana_katakana_equal(kata):
+    hira = "".join(chr(ord(c) - 0x60) if 0x30A1 <= ord(c) <= 0x30F6 else c for c in kata)
+    assert search_key(hira) == search_key(kata)
