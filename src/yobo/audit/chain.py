@@ -1,32 +1,46 @@
 """The hash chain of the access log (改ざん検知).
 
-Each entry's hash is sha256(previous hash || canonical bytes of the entry). Appends happen at the
-end of the caller's transaction, under a lock on the single chain-head row, so the lock is held
-only for the short moment between the log insert and the commit.
+Each entry's hash is ``sha256(previous hash bytes || canonical(entry))`` where ``canonical`` is the
+UTF-8 of ``seq, at_us, staff, department, terminal, purpose, operation, resource, target, result,
+request_id, detail`` joined by U+001F (unit separator). Control characters are replaced by spaces
+before hashing, so the separator cannot occur inside a field and the form is unambiguous; verify
+rejects a stored field that contains one. The first entry's previous hash is 64 zeros.
+
+Appends happen at the end of the caller's transaction, under a lock on the single chain-head row,
+so the lock is held only between the log insert and the commit. The insert and the head update
+go to the database as one statement on PostgreSQL (one round trip). Every
+``YOBO_AUDIT_CHECKPOINT_EVERY`` entries a signed checkpoint is written in the same transaction.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
-from django.db import connection, transaction
-from django.utils import timezone
+from django.conf import settings
+from django.db import transaction
 
-from .models import AccessLogEntry, ChainHead
+from . import signing
 
 GENESIS = "0" * 64
 SEP = "\x1f"
+COLUMNS = (
+    "staff", "department", "terminal", "purpose", "operation", "resource", "target", "result",
+    "request_id", "detail",
+)
+# Column widths of AccessLogEntry: values are cut to fit, so an over-long value never breaks the work.
+WIDTHS = (150, 32, 64, 8, 24, 64, 20, 8, 32, 200)
+_CONTROL = {c: " " for c in [*range(32), 127]}
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+log = logging.getLogger(__name__)
 
 
-def micros(at: datetime) -> int:
-    """Microseconds since the epoch: the timestamp form that is hashed (same on every database)."""
-    d = at - _EPOCH
-    return (d.days * 86400 + d.seconds) * 1_000_000 + d.microseconds
+def now_micros() -> int:
+    """Microseconds since the epoch: the timestamp form that is stored and hashed."""
+    return time.time_ns() // 1000
 
 
 @dataclass(slots=True)
@@ -45,20 +59,33 @@ class PendingEntry:
     detail: str
 
 
-def canonical(seq: int, at_us: int, e: Sequence[str]) -> bytes:
+def clean(value: object, width: int) -> str:
+    s = str(value)
+    if not s.isprintable():
+        s = s.translate(_CONTROL)
+    return s[:width]
+
+
+def fields_of(p: PendingEntry) -> tuple[str, ...]:
+    raw = (
+        p.staff, p.department, p.terminal, p.purpose, p.operation, p.resource,
+        p.target, p.result, p.request_id, p.detail,
+    )
+    return tuple(clean(v, w) for v, w in zip(raw, WIDTHS, strict=True))
+
+
+def canonical(seq: int, at_us: int, fields: Sequence[str]) -> bytes:
     """The bytes hashed for an entry: fixed field order, unit-separator joined."""
-    return SEP.join((str(seq), str(at_us), *e)).encode()
+    return SEP.join((str(seq), str(at_us), *fields)).encode()
 
 
 def entry_hash(prev_hash: str, seq: int, at_us: int, fields: Sequence[str]) -> str:
     return hashlib.sha256(bytes.fromhex(prev_hash) + canonical(seq, at_us, fields)).hexdigest()
 
 
-def fields_of(p: PendingEntry) -> tuple[str, ...]:
-    return (
-        p.staff, p.department, p.terminal, p.purpose, p.operation, p.resource,
-        p.target, p.result, p.request_id, p.detail,
-    )
+_INSERT_COLS = "seq, at_us, " + ", ".join(COLUMNS) + ", hash"
+_ROW = "(" + ", ".join(["%s"] * 13) + ")"
+_CHUNK = 1000
 
 
 def append(entries: Sequence[PendingEntry]) -> int:
@@ -68,35 +95,82 @@ def append(entries: Sequence[PendingEntry]) -> int:
     """
     if not entries:
         return 0
-    if not transaction.get_connection().in_atomic_block:
+    conn = transaction.get_connection()
+    if not conn.in_atomic_block:
         raise RuntimeError("audit.chain.append must run inside a transaction")
-    head = _locked_head()
-    seq, prev = head.seq, head.hash
-    at = timezone.now()
-    at_us = micros(at)
-    rows = []
-    for p in entries:
-        seq += 1
-        f = fields_of(p)
-        prev = entry_hash(prev, seq, at_us, f)
-        rows.append(
-            AccessLogEntry(
-                seq=seq, at=at, staff=p.staff, department=p.department, terminal=p.terminal,
-                purpose=p.purpose, operation=p.operation, resource=p.resource, target=p.target,
-                result=p.result, request_id=p.request_id, detail=p.detail, hash=prev,
+    pg = conn.vendor == "postgresql"
+    with conn.cursor() as cur:
+        cur.execute("SELECT seq, hash FROM audit_chain_head WHERE id = 1" + (" FOR UPDATE" if pg else ""))
+        row = cur.fetchone()
+        if row is None:
+            # First entry ever: create the head (ON CONFLICT: another first writer may race us).
+            cur.execute(
+                "INSERT INTO audit_chain_head (id, seq, hash) VALUES (1, 0, %s) ON CONFLICT (id) DO NOTHING",
+                [GENESIS],
             )
-        )
-    AccessLogEntry.objects.bulk_create(rows, batch_size=2000)
-    ChainHead.objects.filter(pk=1).update(seq=seq, hash=prev)
+            cur.execute("SELECT seq, hash FROM audit_chain_head WHERE id = 1" + (" FOR UPDATE" if pg else ""))
+            row = cur.fetchone()
+        first, prev = int(row[0]), str(row[1])
+        seq = first
+        at_us = now_micros()
+        rows: list[tuple[object, ...]] = []
+        for p in entries:
+            seq += 1
+            f = fields_of(p)
+            prev = hashlib.sha256(bytes.fromhex(prev) + canonical(seq, at_us, f)).hexdigest()
+            rows.append((seq, at_us, *f, prev))
+        # Multi-row VALUES in chunks (SQLite caps bound parameters); the last chunk carries the head update.
+        for i in range(0, len(rows), _CHUNK):
+            chunk = rows[i:i + _CHUNK]
+            values = ", ".join([_ROW] * len(chunk))
+            params = [v for r in chunk for v in r]
+            last = i + _CHUNK >= len(rows)
+            if pg and last:
+                cur.execute(
+                    f"WITH ins AS (INSERT INTO audit_access_log ({_INSERT_COLS}) VALUES {values}) "
+                    "UPDATE audit_chain_head SET seq = %s, hash = %s WHERE id = 1",
+                    [*params, seq, prev],
+                )
+            else:
+                cur.execute(f"INSERT INTO audit_access_log ({_INSERT_COLS}) VALUES {values}", params)
+        if not pg:
+            cur.execute("UPDATE audit_chain_head SET seq = %s, hash = %s WHERE id = 1", [seq, prev])
+        every = int(getattr(settings, "YOBO_AUDIT_CHECKPOINT_EVERY", 0) or 0)
+        if every > 0 and first // every != seq // every:
+            write_checkpoint(cur, seq, prev)
     return seq
 
 
-def _locked_head() -> ChainHead:
-    qs = ChainHead.objects.all()
-    if connection.vendor == "postgresql":
-        qs = qs.select_for_update()
-    head = qs.filter(pk=1).first()
-    if head is None:
-        ChainHead.objects.get_or_create(pk=1, defaults={"seq": 0, "hash": GENESIS})
-        head = qs.get(pk=1)
-    return head
+def write_checkpoint(cur: object, seq: int, hash_: str) -> bool:
+    """Sign (seq, hash) and store it; False when there is no signing key yet."""
+    at_us = now_micros()
+    key = signing.private_key()
+    if key is None:
+        log.warning("audit checkpoint at seq %s skipped: no signing key (run `yobo init`)", seq)
+        return False
+    key_id = signing.key_id_of(key.public_key())
+    sig = key.sign(signing.checkpoint_message(seq, hash_, at_us, key_id)).hex()
+    cur.execute(  # type: ignore[attr-defined]
+        "INSERT INTO audit_checkpoint (seq, hash, at_us, key_id, signature) VALUES (%s, %s, %s, %s, %s)",
+        [seq, hash_, at_us, key_id, sig],
+    )
+    return True
+
+
+def checkpoint_now() -> tuple[int, str] | None:
+    """Write a checkpoint at the current head (``yobo audit checkpoint``); None when the log is empty
+    or the head already has one."""
+    conn = transaction.get_connection()
+    pg = conn.vendor == "postgresql"
+    with transaction.atomic(), conn.cursor() as cur:
+        cur.execute("SELECT seq, hash FROM audit_chain_head WHERE id = 1" + (" FOR UPDATE" if pg else ""))
+        row = cur.fetchone()
+        if row is None or int(row[0]) == 0:
+            return None
+        seq, h = int(row[0]), str(row[1])
+        cur.execute("SELECT 1 FROM audit_checkpoint WHERE seq = %s", [seq])
+        if cur.fetchone() is not None:
+            return None
+        if not write_checkpoint(cur, seq, h):
+            raise RuntimeError("no signing key")
+    return seq, h

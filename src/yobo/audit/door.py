@@ -16,13 +16,17 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from django.db import transaction
+import logging
+
+from django.db import DatabaseError, transaction
 
 from yobo.core.context import AccessContext, check
 from yobo.core.errors import AccessDenied
 from yobo.core.purposes import Operation, Result
 
 from .chain import PendingEntry, append
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -86,7 +90,7 @@ def door(
     """Check ``ctx`` for ``operation``, run the block, and log it in the same transaction."""
     reason = check(ctx, operation)
     if reason is not None:
-        log_event(ctx, operation, resource=resource, target=target, result=Result.DENIED, detail=reason)
+        _log_after_failure(ctx, operation, resource, target, Result.DENIED, reason)
         raise AccessDenied(reason)
     rec = AccessRecord(detail=detail)
     try:
@@ -99,6 +103,25 @@ def door(
     except Exception as exc:
         # The work rolled back with its entry; record that the attempt was made and failed.
         # Only the exception class is kept: messages may carry personal data.
-        log_event(ctx, operation, resource=resource, target=target, result=Result.ERROR,
-                  detail=type(exc).__name__)
+        _log_after_failure(ctx, operation, resource, target, Result.ERROR, type(exc).__name__)
         raise
+
+
+def _log_after_failure(ctx: AccessContext, operation: Operation, resource: str, target: str, result: Result,
+                       detail: str) -> None:
+    """Log a denial or an error without ever raising a second error over the first.
+
+    When the caller's outer transaction is already broken (marked for rollback), no entry can be
+    written into it, and one written elsewhere would wait for the chain lock that transaction may
+    hold: the entry is skipped and a warning (no personal data) goes to the application log. It
+    would in any case have rolled back with that transaction.
+    """
+    conn = transaction.get_connection()
+    if conn.in_atomic_block and conn.needs_rollback:
+        log.warning("access-log entry skipped (transaction broken): %s %s %s %s", operation, resource, result, detail)
+        return
+    try:
+        log_event(ctx, operation, resource=resource, target=target, result=result, detail=detail)
+    except DatabaseError as exc:
+        log.warning("access-log entry could not be written (%s): %s %s %s", type(exc).__name__, operation,
+                    resource, result)
