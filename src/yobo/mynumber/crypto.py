@@ -12,7 +12,6 @@ Only the mynumber app imports this module (import-linter contract + a test that 
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import os
 from dataclasses import dataclass
@@ -35,7 +34,8 @@ class CipherError(IntegrityBroken):
 
     def __init__(self) -> None:
         super().__init__(
-            "個人番号の暗号データを検証できませんでした (改ざん・鍵の不一致の可能性)。システム管理者に連絡してください。"
+            "個人番号の暗号データを検証できませんでした (改ざん・鍵の不一致の可能性)。"
+            "システム管理者に連絡してください。"
             " / A sealed My Number failed authentication (tampering or wrong key)."
         )
 
@@ -85,7 +85,7 @@ class Sealer:
 
 def blind_index(index_key: bytes, number: str) -> str:
     """The keyed blind index of a normalised number (hex, 128 bits)."""
-    return hmac.new(index_key, _INDEX_PREFIX + number.encode("ascii"), hashlib.sha256).hexdigest()[:INDEX_HEX]
+    return hmac.digest(index_key, _INDEX_PREFIX + number.encode("ascii"), "sha256").hex()[:INDEX_HEX]
 
 
 def index_active(ring: Keyring, number: str) -> tuple[str, str]:

@@ -123,7 +123,9 @@ def parse(text: str, source: str) -> Keyring:
         try:
             text = base64.b64decode(text, validate=True).decode()
         except (binascii.Error, ValueError, UnicodeDecodeError):
-            raise KeyRingError("鍵の形式が正しくありません (JSON または base64)。 / Keys are not JSON or base64 JSON.") from None
+            raise KeyRingError(
+                "鍵の形式が正しくありません (JSON または base64)。 / Keys are not JSON or base64 JSON."
+            ) from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError:

@@ -118,7 +118,9 @@ class IdentityVerification(models.Model):
 
     municipality = models.CharField(max_length=6)
     atena_no = models.CharField(max_length=15)
-    link = models.ForeignKey(MyNumberLink, null=True, blank=True, on_delete=models.PROTECT, related_name="verifications")
+    link = models.ForeignKey(
+        MyNumberLink, null=True, blank=True, on_delete=models.PROTECT, related_name="verifications"
+    )
     number_check = models.CharField(max_length=10, choices=NumberCheckMethod.choices)
     identity_documents = models.JSONField(default=list)
     agent_kind = models.CharField(max_length=10, choices=AgentKind.choices, blank=True, default="")
