@@ -326,26 +326,13 @@ def _bulk(ctx: AccessContext, pairs: Iterable[tuple[str, str]], check_only: bool
         numbers.pop(a, None)
 
     # Blind indexes under every index key (one, except during an interrupted reindex).
-    index_keys = list(ring.index_keys.items())
-    active_pos = [k for k, _ in index_keys].index(ring.active_index_key)
-    idx: dict[str, list[str]] = {}
-    owner: dict[str, str] = {}  # active blind index -> atena (within the input)
-    for a, n in numbers.items():
-        bis = [crypto.blind_index(k, n) for _, k in index_keys]
-        idx[a] = bis
-        bi = bis[active_pos]
-        first = owner.setdefault(bi, a)
-        if first != a:
-            refused[a] = Conflict(a, "number_on_two_atena", first)
-            if first not in refused:
-                refused[first] = Conflict(first, "number_on_two_atena", a)
+    index_keys = list(ring.index_keys.values())
+    active_pos = list(ring.index_keys).index(ring.active_index_key)
+    idx = {a: [crypto.blind_index(k, n) for k in index_keys] for a, n in numbers.items()}
 
     by_atena, by_index = _existing(m, list(numbers))
-    new: list[str] = []
-    for a in numbers:
-        if a in refused:
-            continue
-        bis = idx[a]
+    candidates: list[str] = []
+    for a, bis in idx.items():
         have = by_atena.get(a)
         if have is not None:
             if have[0] in bis:
@@ -357,7 +344,15 @@ def _bulk(ctx: AccessContext, pairs: Iterable[tuple[str, str]], check_only: bool
         if other is not None:
             refused[a] = Conflict(a, "number_on_other_atena", other)
             continue
-        new.append(a)
+        candidates.append(a)
+    # The same new number on several 宛名番号 of the input: none of them is linked.
+    owner: dict[str, str] = {}
+    for a in candidates:
+        first = owner.setdefault(idx[a][active_pos], a)
+        if first != a:
+            refused[a] = Conflict(a, "number_on_two_atena", first)
+            refused.setdefault(first, Conflict(first, "number_on_two_atena", a))
+    new = [a for a in candidates if a not in refused]
     result.conflicts = sorted(refused.values(), key=lambda c: (len(c.atena_no), c.atena_no))
     result.inserted = len(new)
     if check_only or not new:
