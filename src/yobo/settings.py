@@ -46,7 +46,17 @@ SECRET_KEY = _secret_key()
 ALLOWED_HOSTS = [h for h in os.environ.get("YOBO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h]
 
 # The city (地方公共団体). Code with check digit; 141003 is Yokohama (demo default).
-MUNICIPALITY_CODE = os.environ.get("YOBO_MUNICIPALITY", "141003")
+def _municipality() -> str:
+    # Environment first, then the code `yobo init --municipality` recorded, then the demo city.
+    if os.environ.get("YOBO_MUNICIPALITY"):
+        return os.environ["YOBO_MUNICIPALITY"]
+    recorded = VAR_DIR / "municipality"
+    if recorded.exists():
+        return recorded.read_text().strip() or "141003"
+    return "141003"
+
+
+MUNICIPALITY_CODE = _municipality()
 
 INSTALLED_APPS = [
     "django.contrib.auth",
@@ -118,8 +128,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "access.Staff"
 AUTHENTICATION_BACKENDS = [
+    # WebAuthn is a second factor only (passwordless login is off), so its backend is not listed:
+    # every login starts with StaffBackend's password and account-lifecycle checks.
     "yobo.access.backends.StaffBackend",
-    "django_otp_webauthn.backends.WebAuthnBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -141,6 +152,7 @@ STATIC_ROOT = VAR_DIR / "static"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_AGE = 12 * 3600  # a working day at most, even if the browser stays open
 CSRF_COOKIE_HTTPONLY = False
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
@@ -171,6 +183,7 @@ OTP_WEBAUTHN_ALLOWED_ORIGINS = [
     o for o in os.environ.get("YOBO_WEBAUTHN_ORIGINS", "http://localhost:8000").split(",") if o
 ]
 OTP_TOTP_ISSUER = "yobo"
+OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False
 
 LOGGING = {
     "version": 1,

@@ -67,3 +67,21 @@ def context_for_operator(
                   terminal=term.name, request_id=rid)
         raise AccessDenied("account_inactive")
     return _build(staff, term, purpose, rid)
+
+
+def auth_context(username: str, terminal: Terminal | None, staff: Staff | None = None,
+                 request_id: str = "") -> AccessContext:
+    """A context for logging login-phase events (purpose A03) before a session exists.
+
+    It carries no duties, so it passes the door for nothing but logging; ``username`` is the name
+    as typed (already cleaned by the caller) when no such account exists.
+    """
+    return AccessContext(
+        staff_id=staff.pk if staff else 0,
+        username=(staff.username if staff else username)[:150],
+        department=staff.department.code if staff and staff.department else "",
+        duties=frozenset(),
+        terminal=terminal.name if terminal else "",
+        purpose=str(Purpose.AUTHENTICATION),
+        request_id=request_id or new_request_id(),
+    )

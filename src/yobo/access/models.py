@@ -48,6 +48,7 @@ class Staff(AbstractUser):
     revoked_reason = models.CharField(max_length=200, blank=True)
     failed_logins = models.PositiveIntegerField(default=0)
     locked_until = models.DateTimeField(null=True, blank=True)
+    created_by = models.CharField(max_length=150, blank=True)
 
     class Meta:
         verbose_name = "職員"
@@ -93,6 +94,11 @@ class Terminal(models.Model):
     active = models.BooleanField(default=True)
     registered_at = models.DateTimeField(default=timezone.now)
     registered_by = models.CharField(max_length=150, blank=True)
+    # One-time enrolment link (登録用URL): only its hash is kept, and it expires quickly.
+    enroll_code_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    enroll_expires_at = models.DateTimeField(null=True, blank=True)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+    disabled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = "端末"

@@ -1,8 +1,29 @@
+"""Home page: the menu of the areas the staff member's duties allow (業務メニュー)."""
+
+from __future__ import annotations
+
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from yobo.access.context import context_for_request
+from yobo.core.errors import AccessDenied
+from yobo.core.purposes import PURPOSE_LABELS, Purpose
+
+# Where each purpose's work is done in the web UI; purposes without a page yet show as 準備中.
+PURPOSE_PAGES: dict[Purpose, str] = {
+    Purpose.ADMINISTRATION: "/staff/",
+    Purpose.AUDIT_REVIEW: "/audit/",
+}
+
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "web/home.html")
+    try:
+        ctx = context_for_request(request, Purpose.AUTHENTICATION)
+    except AccessDenied as exc:
+        return render(request, "web/access/denied.html", {"message": str(exc)}, status=403)
+    purposes = sorted(ctx.allowed_purposes() - {Purpose.AUTHENTICATION}, key=lambda p: p.value)
+    menu = [{"code": p.value, "label": PURPOSE_LABELS[p], "url": PURPOSE_PAGES.get(p, "")} for p in purposes]
+    admin = Purpose.ADMINISTRATION in ctx.allowed_purposes()
+    return render(request, "web/home.html", {"menu": menu, "is_admin": admin, "ctx": ctx})

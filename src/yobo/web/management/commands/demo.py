@@ -1,0 +1,30 @@
+"""``yobo demo``: init, the demo operator, and the staff web UI on http://localhost:PORT/."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandParser
+
+from .init import render_text, run_init
+
+
+class Command(BaseCommand):
+    help = "デモ市を準備して起動 / set up and serve the demo city"
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--no-serve", action="store_true", help="準備だけ行う / set up only")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        port = options["port"]
+        result = run_init(settings.MUNICIPALITY_CODE, demo_operator=True, base_url=f"http://localhost:{port}")
+        self.stdout.write(render_text(result))
+        if options["no_serve"]:
+            return
+        self.stdout.write(f"\nhttp://localhost:{port}/ で起動します（終了は Ctrl+C） / serving, Ctrl+C to stop\n")
+        self.stdout.flush()
+        # --insecure: serve static files without DEBUG; this is the local demo, not production.
+        call_command("runserver", f"127.0.0.1:{port}", use_reloader=False, insecure_serving=True)
