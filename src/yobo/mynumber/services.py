@@ -246,19 +246,21 @@ class BulkResult:
         }
 
 
-def _existing(m: str, atenas: list[str]) -> tuple[dict[str, tuple[str, str]], dict[str, str]]:
+def _existing(m: str, atenas: list[str], indexes: list[str]) -> tuple[dict[str, tuple[str, str]], dict[str, str]]:
     """Existing links: by 宛名番号 -> (blind index, integrated no), and blind index -> 宛名番号.
 
     For a large input every row of the municipality is read in one pass (one query, no per-row
-    lookups); a small input reads only its own 宛名番号.
+    lookups); a small input reads only the rows with its 宛名番号 or its blind indexes.
     """
     qs = MyNumberLink.objects.filter(municipality=m).values_list("atena_no", "blind_index", "integrated_no")
     by_atena: dict[str, tuple[str, str]] = {}
     by_index: dict[str, str] = {}
-    if len(atenas) > 20_000:
-        rows: Iterable[tuple[str, str, str]] = qs.iterator(chunk_size=20_000)
+    rows: Iterable[tuple[str, str, str]]
+    if len(atenas) + len(indexes) > 20_000:
+        rows = qs.iterator(chunk_size=20_000)
     else:
         rows = [r for i in range(0, len(atenas), 500) for r in qs.filter(atena_no__in=atenas[i:i + 500])]
+        rows += [r for i in range(0, len(indexes), 500) for r in qs.filter(blind_index__in=indexes[i:i + 500])]
     for a, bi, ino in rows:
         by_atena[a] = (bi, ino)
         by_index[bi] = a
@@ -330,7 +332,7 @@ def _bulk(ctx: AccessContext, pairs: Iterable[tuple[str, str]], check_only: bool
     active_pos = list(ring.index_keys).index(ring.active_index_key)
     idx = {a: [crypto.blind_index(k, n) for k in index_keys] for a, n in numbers.items()}
 
-    by_atena, by_index = _existing(m, list(numbers))
+    by_atena, by_index = _existing(m, list(numbers), [b for bis in idx.values() for b in bis])
     candidates: list[str] = []
     for a, bis in idx.items():
         have = by_atena.get(a)

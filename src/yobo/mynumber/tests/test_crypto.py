@@ -140,4 +140,5 @@ def test_blind_index_is_keyed_and_stable() -> None:
     ring2, new_id = ring.with_new_index_key()
     assert ring2.active_index_key == ring.active_index_key  # added, not active yet
     assert len(crypto.index_all(ring2, n)) == 2
+    assert crypto.blind_index(ring2.index_keys[new_id], n) in crypto.index_all(ring2, n)
     assert crypto.index_active(ring2, n)[0] == ring.active_index_key

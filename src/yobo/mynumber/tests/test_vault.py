@@ -199,6 +199,9 @@ def test_bulk_register_refuses_conflicts_by_atena_only(make_ctx, numbers) -> Non
     # A changed number for a known atena is refused too.
     r2 = services.bulk_register(ctx, [("7", d)])
     assert [(c.atena_no, c.reason) for c in r2.conflicts] == [("7", "number_differs")]
+    # A number already linked, arriving alone on a new atena (nothing else in the input).
+    r3 = services.bulk_register(ctx, [("8", a)])
+    assert [(c.atena_no, c.reason, c.other_atena_no) for c in r3.conflicts] == [("8", "number_on_other_atena", "1")]
 
 
 def test_bulk_check_only_writes_nothing(make_ctx, numbers) -> None:
