@@ -1,0 +1,185 @@
+"""Age and date arithmetic for the schedule (年齢計算ニ関スル法律 and 民法第143条).
+
+The reading used everywhere (see docs/schedule.md for examples):
+
+* A person attains N months / N years (生後N月に至る, N歳に達する) at the end of the day before the
+  corresponding day (応当日) of the birth date; when that month has no corresponding day (born on the
+  29th-31st, or on 29 February), at the end of that month's last day (民法第143条第2項).
+* By the MHLW notice of 11 March 2014 (定期の予防接種における対象者の解釈について), both
+  "N歳以上 / 生後N月から" and "N歳未満 / 生後N月に至るまで" include that attainment day. So an
+  age range [A, B) is the closed date range [attain(A), attain(B)].
+* Weeks and days after birth (出生6週0日後) are counted from the birth date: birth + 42 days.
+* Intervals: "N日以上の間隔をおいて" means N whole days between the doses, so the earliest next date
+  is the dose date + N + 1; "N月以上の間隔" is read as the same day number N months later (clamped
+  to the month's last day).
+* The fiscal year (年度) runs from 1 April to 31 March; fiscal year Y starts on Y-04-01.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import numpy as np
+
+_SPEC = re.compile(r"^(?:(?P<y>\d+)y)?(?:(?P<m>\d+)m)?(?:(?P<w>\d+)w)?(?:(?P<d>\d+)d)?$")
+
+DAY = np.timedelta64(1, "D")
+MIN_DATE = np.datetime64("0001-01-01", "D")
+MAX_DATE = np.datetime64("9999-12-31", "D")
+
+
+@dataclass(frozen=True)
+class Span:
+    """An age or interval such as ``2m``, ``13y``, ``14w6d`` or ``27d`` (months and days kept apart)."""
+
+    months: int
+    days: int
+    text: str
+
+    @classmethod
+    def parse(cls, text: str) -> Span:
+        m = _SPEC.match(text.strip())
+        if not m or not text.strip():
+            raise ValueError(f"bad age/interval {text!r}: use e.g. 2m, 13y, 6w, 14w6d, 27d")
+        g = {k: int(v) if v else 0 for k, v in m.groupdict().items()}
+        return cls(months=g["y"] * 12 + g["m"], days=g["w"] * 7 + g["d"], text=text.strip())
+
+    def ja(self, *, interval: bool = False) -> str:
+        """Japanese wording, e.g. 生後2月 / 13歳 / 出生14週6日後 / 27日."""
+        if interval:
+            parts = []
+            if self.months:
+                parts.append(f"{self.months}月")
+            if self.days:
+                parts.append(f"{self.days}日")
+            return "".join(parts) or "0日"
+        if self.months and not self.days:
+            if self.months % 12 == 0 and self.months >= 24:
+                return f"{self.months // 12}歳"
+            return f"生後{self.months}月"
+        if not self.months:
+            if self.days == 0:
+                return "出生時"
+            w, d = divmod(self.days, 7)
+            return f"出生{w}週{d}日後" if w else f"出生{d}日後"
+        return f"生後{self.months}月{self.days}日"
+
+
+def parse_iso(text: str) -> date:
+    """A Western ISO date (YYYY-MM-DD). Raises ValueError naming the bad value."""
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f"日付が正しくありません: {text!r} / not a valid date (YYYY-MM-DD)") from None
+
+
+def attain_months(birth: date, months: int) -> date:
+    """The day on which a person born on ``birth`` attains ``months`` months (生後N月に至った日)."""
+    y, m = divmod(birth.month - 1 + months, 12)
+    y += birth.year
+    m += 1
+    dim = calendar.monthrange(y, m)[1]
+    if birth.day <= dim:
+        return date(y, m, birth.day) - timedelta(days=1)
+    return date(y, m, dim)
+
+
+def attain_years(birth: date, years: int) -> date:
+    """The day on which a person attains ``years`` years of age (N歳に達する日): the eve of the birthday."""
+    return attain_months(birth, 12 * years)
+
+
+def attain(birth: date, span: Span) -> date:
+    """Attainment day of an age span: months/years per :func:`attain_months`, weeks/days counted from birth."""
+    if span.months:
+        return attain_months(birth, span.months) + timedelta(days=span.days)
+    return birth + timedelta(days=span.days)
+
+
+def add_months(d: date, months: int) -> date:
+    """Same day number ``months`` later, clamped to the month's last day."""
+    y, m = divmod(d.month - 1 + months, 12)
+    y += d.year
+    m += 1
+    return date(y, m, min(d.day, calendar.monthrange(y, m)[1]))
+
+
+def after_interval(d: date, span: Span) -> date:
+    """Earliest date of the next dose after a dose on ``d`` with a minimum interval ``span``."""
+    if span.months:
+        return add_months(d, span.months) + timedelta(days=span.days)
+    return d + timedelta(days=span.days + 1)
+
+
+def age_in_years(birth: date, on: date) -> int:
+    """Completed years on ``on`` under the Act on Calculation of Age (the birthday's eve counts)."""
+    years = on.year - birth.year
+    if attain_years(birth, years) > on:
+        years -= 1
+    return years
+
+
+def fiscal_year(d: date) -> int:
+    """The fiscal year (年度) of a date: 2025 for 2025-04-01 .. 2026-03-31."""
+    return d.year if d.month >= 4 else d.year - 1
+
+
+def fiscal_year_start(fy: int) -> date:
+    return date(fy, 4, 1)
+
+
+def fiscal_year_end(fy: int) -> date:
+    return date(fy + 1, 3, 31)
+
+
+# --- vectorised forms (numpy datetime64[D] arrays) -------------------------------------------------
+
+
+def np_attain_months(birth: np.ndarray, months: int | np.ndarray) -> np.ndarray:
+    """Vectorised :func:`attain_months` over a ``datetime64[D]`` array."""
+    bm = birth.astype("datetime64[M]")
+    day0 = (birth - bm.astype("datetime64[D]")).astype(np.int64)  # 0-based day of month
+    tm = bm + np.asarray(months).astype("timedelta64[M]")
+    tstart = tm.astype("datetime64[D]")
+    dim = ((tm + np.timedelta64(1, "M")).astype("datetime64[D]") - tstart).astype(np.int64)
+    return np.where(day0 < dim, tstart + (day0 - 1), tstart + (dim - 1))
+
+
+def np_attain(birth: np.ndarray, span: Span) -> np.ndarray:
+    if span.months:
+        return np_attain_months(birth, span.months) + np.timedelta64(span.days, "D")
+    return birth + np.timedelta64(span.days, "D")
+
+
+def np_add_months(d: np.ndarray, months: int) -> np.ndarray:
+    dm = d.astype("datetime64[M]")
+    day0 = (d - dm.astype("datetime64[D]")).astype(np.int64)
+    tm = dm + np.timedelta64(months, "M")
+    tstart = tm.astype("datetime64[D]")
+    dim = ((tm + np.timedelta64(1, "M")).astype("datetime64[D]") - tstart).astype(np.int64)
+    return tstart + np.minimum(day0, dim - 1)
+
+
+def np_after_interval(d: np.ndarray, span: Span) -> np.ndarray:
+    if span.months:
+        return np_add_months(d, span.months) + np.timedelta64(span.days, "D")
+    return d + np.timedelta64(span.days + 1, "D")
+
+
+def np_fiscal_year(d: np.ndarray) -> np.ndarray:
+    """Fiscal year of each date (int64)."""
+    months = d.astype("datetime64[M]").astype(np.int64)  # months since 1970-01
+    return (months - 3) // 12 + 1970
+
+
+def np_fy_start(fy: np.ndarray | int) -> np.ndarray:
+    """1 April of each fiscal year."""
+    years = (np.asarray(fy, dtype=np.int64) - 1970).astype("datetime64[Y]")
+    return (years.astype("datetime64[M]") + np.timedelta64(3, "M")).astype("datetime64[D]")
+
+
+def np_fy_end(fy: np.ndarray | int) -> np.ndarray:
+    return np_fy_start(np.asarray(fy, dtype=np.int64) + 1) - DAY
