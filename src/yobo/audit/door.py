@@ -12,11 +12,10 @@ work and its log entry roll back together, and an ``error`` entry records that t
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-
-import logging
 
 from django.db import DatabaseError, transaction
 

@@ -59,14 +59,16 @@ BEGIN{b}
   IF NEW.id = OLD.id AND NEW.seq >= OLD.seq THEN RETURN NEW; END IF;
   {raise_}
 END $$""",
-        f"CREATE TRIGGER yobo_audit_log_update BEFORE UPDATE ON {LOG} FOR EACH ROW EXECUTE FUNCTION yobo_audit_refuse()",
+        f"CREATE TRIGGER yobo_audit_log_update BEFORE UPDATE ON {LOG} FOR EACH ROW "
+        "EXECUTE FUNCTION yobo_audit_refuse()",
         f"CREATE TRIGGER yobo_audit_log_delete BEFORE DELETE ON {LOG} FOR EACH ROW "
         "EXECUTE FUNCTION yobo_audit_log_delete()",
         f"CREATE TRIGGER yobo_audit_log_truncate BEFORE TRUNCATE ON {LOG} FOR EACH STATEMENT "
         "EXECUTE FUNCTION yobo_audit_refuse()",
         f"CREATE TRIGGER yobo_audit_head_update BEFORE UPDATE ON {HEAD} FOR EACH ROW "
         "EXECUTE FUNCTION yobo_audit_head_update()",
-        f"CREATE TRIGGER yobo_audit_head_delete BEFORE DELETE ON {HEAD} FOR EACH ROW EXECUTE FUNCTION yobo_audit_refuse()",
+        f"CREATE TRIGGER yobo_audit_head_delete BEFORE DELETE ON {HEAD} FOR EACH ROW "
+        "EXECUTE FUNCTION yobo_audit_refuse()",
         f"CREATE TRIGGER yobo_audit_head_truncate BEFORE TRUNCATE ON {HEAD} FOR EACH STATEMENT "
         "EXECUTE FUNCTION yobo_audit_refuse()",
     ]

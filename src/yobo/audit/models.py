@@ -49,12 +49,12 @@ class AccessLogEntry(models.Model):
             models.Index(fields=["target"], name="audit_log_target"),
         ]
 
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.at:%Y-%m-%d %H:%M:%S} {self.staff} {self.operation} {self.result}"
+
     @property
     def at(self) -> datetime:
         return from_micros(self.at_us)
-
-    def __str__(self) -> str:
-        return f"#{self.seq} {self.at:%Y-%m-%d %H:%M:%S} {self.staff} {self.operation} {self.result}"
 
 
 class ChainHead(models.Model):
@@ -131,9 +131,9 @@ class VerifyRun(models.Model):
     class Meta:
         db_table = "audit_verify_run"
 
+    def __str__(self) -> str:
+        return f"verify {'ok' if self.ok else 'broken'}"
+
     @property
     def at(self) -> datetime:
         return from_micros(self.at_us)
-
-    def __str__(self) -> str:
-        return f"verify {'ok' if self.ok else 'broken'}"

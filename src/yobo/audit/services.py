@@ -41,10 +41,6 @@ def run_verify(ctx: AccessContext, *, workers: int | None = None) -> VerifyResul
     return res
 
 
-def latest_verify_run() -> VerifyRun | None:
-    return VerifyRun.objects.order_by("-id").first()
-
-
 def make_checkpoint(ctx: AccessContext) -> tuple[int, str] | None:
     """Sign a checkpoint at the current head (``yobo audit checkpoint``)."""
     with door(ctx, Operation.BATCH, resource="audit.checkpoint") as rec:

@@ -130,10 +130,10 @@ def _scan(cur: Any, vendor: str, lo: int, hi: int, prev_hex: str | None) -> tupl
         rows = cur.fetchall()
         if not rows:
             break
-        for seq, h, blob in rows:
+        for seq, h, raw in rows:
             if seq != expect:
                 return Problem(expect, "removed", ""), count, expect - 1, last_hash
-            blob = bytes(blob)
+            blob = bytes(raw)
             if prev is None:  # segment start whose predecessor is missing: the segment before reports it
                 dg = None
             else:
@@ -193,10 +193,10 @@ def _classify(cur: Any, vendor: str, p: Problem, anchor_seq: int, anchor_hash: s
     sql = _rows_sql(vendor).replace(f"LIMIT {CHUNK}", "")
     cur.execute(sql, [max(anchor_seq + 1, i - CLASSIFY_WINDOW), i + CLASSIFY_WINDOW])
     prefix = str(i).encode()
-    for seq, h, blob in cur.fetchall():
+    for seq, h, raw in cur.fetchall():
         if seq == i:
             continue
-        blob = bytes(blob)
+        blob = bytes(raw)
         cut = blob.find(b"\x1f")
         if cut < 0:
             continue
@@ -259,7 +259,7 @@ def verify(workers: int | None = None) -> VerifyResult:
             start = anchor_seq + 1
             if w <= 1:
                 raw = cur.cursor if hasattr(cur, "cursor") else cur
-                prob, cnt, _, last_hash = _scan(_ParamCursor(raw, vendor), vendor, start, hi, anchor_hash)
+                prob, cnt, _, _ = _scan(_ParamCursor(raw, vendor), vendor, start, hi, anchor_hash)
                 res.entries = cnt
                 if prob:
                     problems.append(prob)

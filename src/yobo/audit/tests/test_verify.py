@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 
 from yobo.audit.chain import GENESIS, canonical
-from yobo.audit.models import AccessLogEntry, Checkpoint, ChainHead
+from yobo.audit.models import AccessLogEntry, ChainHead, Checkpoint
 from yobo.audit.verify import verify
 
 pytestmark = pytest.mark.django_db
