@@ -1,0 +1,710 @@
+"""Reader and validator of the resident-register extract (住民基本台帳 連携ファイル, CONTRACTS.md §1).
+
+Pure Python, no Django: the import command, the benchmarks and the synthetic city use it.
+
+``read_extract(path)`` detects the encoding (UTF-8 with or without BOM, or CP932 — a strict decode
+of the whole file, so a file in neither is refused before any row is used), reads the header, and
+returns an :class:`ExtractResult`. Iterating the result streams the valid rows as
+:class:`ResidentRecord`; every problem found on the way is appended to ``result.problems`` and
+every rejected row (with its original cells and reasons) to ``result.rejected``.
+
+Row numbers (行番号) follow the spreadsheet convention: **the header is row 1, the first data row is
+row 2**, one number per CSV record (a quoted cell spanning lines is still one row). That is the
+number staff see when they open the file in Excel, so problem lists can be checked against it.
+
+No problem message, ``repr`` or exception produced here ever contains a My Number: messages name
+the column and the other 宛名番号, never the number, and every message is scrubbed of 12+-digit runs.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import TextIO
+
+from yobo.core.errors import InputRejected
+from yobo.core.text import digits as _digits
+from yobo.core.text import search_key
+from yobo.core.wareki import DateFormatError, parse_date, to_wareki
+from yobo.mynumber.checkdigit import check_digit
+from yobo.mynumber.checkdigit import normalize as _mn_normalize
+
+# The columns of §1 in their documented order (files may order them freely).
+ATENA = "宛名番号"
+HOUSEHOLD = "世帯番号"
+MY_NUMBER = "個人番号"
+NAME_KANJI = "漢字氏名"
+NAME_KANA = "カナ氏名"
+BIRTH = "生年月日"
+SEX = "性別"
+RELATIONSHIP = "続柄"
+POSTAL = "郵便番号"
+ADDRESS = "住所"
+ADDRESS_EXTRA = "方書"
+STATUS = "住民区分"
+CHANGE_REASON = "異動事由"
+CHANGE_DATE = "異動日"
+PHONE = "電話番号"
+COLUMNS: tuple[str, ...] = (
+    ATENA, HOUSEHOLD, MY_NUMBER, NAME_KANJI, NAME_KANA, BIRTH, SEX, RELATIONSHIP,
+    POSTAL, ADDRESS, ADDRESS_EXTRA, STATUS, CHANGE_REASON, CHANGE_DATE, PHONE,
+)
+REQUIRED: tuple[str, ...] = (ATENA, HOUSEHOLD, NAME_KANJI, NAME_KANA, BIRTH, SEX, ADDRESS, STATUS)
+REASON_COLUMN = "理由"
+
+MAX_KEY_DIGITS = 15
+MAX_AGE_YEARS = 125
+
+# 住民区分
+RESIDENT, MOVED_OUT, DECEASED, REMOVED = 1, 2, 3, 4
+STATUS_LABELS = {RESIDENT: "住民", MOVED_OUT: "転出", DECEASED: "死亡", REMOVED: "職権消除等"}
+
+_SEX = {"1": 1, "男": 1, "１": 1, "2": 2, "女": 2, "２": 2}
+_STATUS = {str(i): i for i in range(1, 5)} | {chr(0xFF10 + i): i for i in range(1, 5)}
+
+ERROR, WARNING = "error", "warning"
+
+
+class ExtractError(InputRejected):
+    """The file cannot be read at all (not found, not UTF-8/CP932). Names the file, never a value."""
+
+
+# A run of 12 or more digits, possibly split by spaces or hyphens: it could be a My Number.
+_LONG_DIGITS = re.compile(r"\d(?:[\s\-‐‑−ー－]?\d){11,}")
+MASK = "[伏字/masked]"
+
+
+def mask_numbers(text: str) -> str:
+    """Replace every run of 12+ digits (ASCII or full-width, spaces/hyphens allowed) by a mask."""
+    return _LONG_DIGITS.sub(MASK, text)
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One problem found in a file (エラー/警告). ``row`` is None for file-level problems; the header is row 1."""
+
+    file: str
+    row: int | None
+    column: str | None
+    message: str
+    severity: str = ERROR
+
+    def __post_init__(self) -> None:
+        # The guarantee lives here so that no caller can forget it.
+        object.__setattr__(self, "message", mask_numbers(self.message))
+        if self.column is not None:
+            object.__setattr__(self, "column", mask_numbers(self.column))
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.row is not None:
+            where += f": {self.row}行目 (row {self.row})"
+        if self.column:
+            where += f" 列「{self.column}」"
+        tag = "" if self.severity == ERROR else "警告 / warning: "
+        return f"{where}: {tag}{self.message}"
+
+
+@dataclass(slots=True, repr=False)
+class ResidentRecord:
+    """One person of the extract, normalised (住民記録). ``row`` is the source row (header = row 1)."""
+
+    atena_no: str
+    household_no: str
+    my_number: str | None
+    name_kanji: str
+    name_kana: str
+    kana_key: str
+    kanji_key: str
+    birth_date: date
+    sex: int
+    relationship: str
+    postal_code: str
+    address: str
+    address_extra: str
+    status: int
+    change_reason: str
+    change_date: date | None
+    phone: str
+    row: int = field(default=0, compare=False)
+
+    def __repr__(self) -> str:
+        mn = "None" if self.my_number is None else "'<masked>'"
+        return (
+            f"ResidentRecord(row={self.row}, atena_no={self.atena_no!r}, household_no={self.household_no!r}, "
+            f"my_number={mn}, name_kanji={self.name_kanji!r}, name_kana={self.name_kana!r}, "
+            f"birth_date={self.birth_date.isoformat()}, sex={self.sex}, status={self.status})"
+        )
+
+    __str__ = __repr__
+
+
+@dataclass(slots=True)
+class RejectedRow:
+    """A data row that failed (its original cells as read, and why)."""
+
+    row: int
+    cells: list[str]
+    reasons: list[str]
+
+
+# --- encoding ---------------------------------------------------------------------------------
+
+_CHUNK = 1 << 20
+
+
+def _strict_scan(path: Path, encoding: str) -> tuple[int, str] | None:
+    """None when the whole file decodes strictly; else (line number, reason) of the first bad byte.
+
+    Decodes whole lines in 1 MB chunks: b"\\n" is never part of a multi-byte character in UTF-8 or
+    CP932 (CP932 trail bytes are 0x40-0xFC), so cutting at a newline never splits a character.
+    """
+    line = 1
+    carry = b""
+    with path.open("rb") as f:
+        while True:
+            chunk = f.read(_CHUNK)
+            data = carry + chunk
+            if not chunk:
+                part, carry = data, b""
+            else:
+                cut = data.rfind(b"\n") + 1
+                part, carry = data[:cut], data[cut:]
+            try:
+                part.decode(encoding)
+            except UnicodeDecodeError as exc:
+                return line + part.count(b"\n", 0, exc.start), exc.reason
+            line += part.count(b"\n")
+            if not chunk:
+                return None
+
+
+def detect_encoding(path: str | Path, encoding: str = "auto") -> str:
+    """The Python codec to read ``path`` with: ``utf-8-sig``, ``utf-8`` or ``cp932``.
+
+    ``auto`` tries a strict UTF-8 decode of the whole file, then CP932; ``utf-8``/``cp932`` check
+    only that one. Raises :class:`ExtractError` naming the file and line when the file is not in
+    the encoding(s).
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ExtractError(f"ファイルが見つかりません / file not found: {p}")
+    enc = encoding.lower().replace("_", "-")
+    aliases = {"utf8": "utf-8", "utf-8-sig": "utf-8", "shift-jis": "cp932", "sjis": "cp932", "ms932": "cp932"}
+    enc = aliases.get(enc, enc)
+    if enc not in {"auto", "utf-8", "cp932"}:
+        raise ExtractError(f"文字コードは auto, utf-8, cp932 のいずれかです / unknown encoding: {encoding[:20]}")
+    with p.open("rb") as f:
+        bom = f.read(3) == codecs.BOM_UTF8
+    candidates = ["utf-8", "cp932"] if enc == "auto" else [enc]
+    first_fail: tuple[int, str] | None = None
+    for cand in candidates:
+        fail = _strict_scan(p, cand)
+        if fail is None:
+            return "utf-8-sig" if cand == "utf-8" and bom else cand
+        first_fail = first_fail or fail
+    line = first_fail[0] if first_fail else 0
+    if enc == "auto":
+        raise ExtractError(
+            f"{p.name}: 文字コードが UTF-8 でも CP932(Shift_JIS) でもありません（{line}行目付近）。"
+            f"UTF-8 または CP932 で保存し直してください。 / {p.name} is neither UTF-8 nor CP932 "
+            f"(near line {line}); save it again in one of them."
+        )
+    raise ExtractError(
+        f"{p.name}: {enc} として読めない文字があります（{line}行目付近）。文字コードを確認してください。"
+        f" / {p.name} is not valid {enc} (near line {line}); check the encoding (or use --encoding auto)."
+    )
+
+
+# --- value parsing (shared caches: extracts repeat names and dates a lot) -----------------------
+
+_CACHE_LIMIT = 400_000
+_date_cache: dict[str, date | str] = {}
+_kana_cache: dict[str, tuple[str, str] | None] = {}
+_kanji_cache: dict[str, str] = {}
+
+
+def _parse_date_cached(s: str) -> date | str:
+    """The date, or the reason it is not one (a string)."""
+    got = _date_cache.get(s)
+    if got is None:
+        try:
+            got = parse_date(s)
+        except DateFormatError as exc:
+            got = str(exc)
+        if len(_date_cache) > _CACHE_LIMIT:
+            _date_cache.clear()
+        _date_cache[s] = got
+    return got
+
+
+def _kana(s: str) -> tuple[str, str] | None:
+    """(full-width katakana with single ideographic spaces, search key) or None if not katakana."""
+    if s in _kana_cache:
+        return _kana_cache[s]
+    parts = unicodedata.normalize("NFKC", s).split()
+    got: tuple[str, str] | None = None
+    if parts and all("\u30a0" <= c <= "\u30ff" for part in parts for c in part):
+        name = "\u3000".join(parts)
+        got = (name, search_key(name))
+    if len(_kana_cache) > _CACHE_LIMIT:
+        _kana_cache.clear()
+    _kana_cache[s] = got
+    return got
+
+
+def _kanji_key(s: str) -> str:
+    got = _kanji_cache.get(s)
+    if got is None:
+        got = search_key(s)
+        if len(_kanji_cache) > _CACHE_LIMIT:
+            _kanji_cache.clear()
+        _kanji_cache[s] = got
+    return got
+
+
+def _printable(s: str) -> bool:
+    # str.isprintable counts the ideographic space as a separator; names use it on purpose.
+    return s.isprintable() or s.replace("\u3000", " ").isprintable()
+
+
+def _key_digits(s: str) -> str | None:
+    """ASCII digits of a number column (full-width accepted), or None."""
+    if s.isascii():
+        return s if s.isdigit() else None
+    t = unicodedata.normalize("NFKC", s)
+    return t if t.isascii() and t.isdigit() else None
+
+
+# --- messages (Japanese first, then English; they say what to fix) ---------------------------
+
+M_REQUIRED_EMPTY = "必須の項目が空です。値を入れてください。 / this column is required; fill it in."
+M_KEY = "数字15桁以内で入力してください。 / use digits only, at most 15."
+M_MN_FORM = "個人番号は12桁の数字です。 / a 個人番号 has 12 digits."
+M_MN_CHECK = "個人番号の検査用数字（最後の桁）が正しくありません。番号を確認してください。 / the check digit is wrong."
+M_MN_ZERO = "個人番号がすべて0です。 / a 個人番号 of all zeros is not valid."
+M_KANA = "カタカナ（全角または半角）で入力してください。 / use katakana (full- or half-width)."
+M_SEX = "性別は 1/男 または 2/女 で入力してください。 / use 1 or 男 (male), 2 or 女 (female)."
+M_POSTAL = "郵便番号は7桁の数字です（ハイフン可）。 / a postal code has 7 digits (hyphen optional)."
+M_STATUS = (
+    "住民区分は 1(住民) 2(転出) 3(死亡) 4(職権消除等) のいずれかです。"
+    " / use 1 resident, 2 moved out, 3 deceased, 4 other removal."
+)
+M_CONTROL = "改行や制御文字は使えません。 / line breaks and control characters are not allowed."
+M_FUTURE_BIRTH = "生年月日が基準日より後です。 / the birth date is after the reference date."
+M_OLD_BIRTH = f"生年月日が{MAX_AGE_YEARS}年以上前です。 / the birth date is more than {MAX_AGE_YEARS} years ago."
+M_EMPTY_FILE = "ファイルが空です（見出し行がありません）。 / the file is empty (no header row)."
+M_UNNAMED_COLUMN = "見出しが空の列は無視します。 / a column without a name is ignored."
+M_MISSING_COLUMN = "必須の列がありません。見出しを確認してください。 / a required column is missing; check the header."
+M_CHANGE_BEFORE_BIRTH = "異動日が生年月日より前です。 / the change date is before the birth date."
+
+
+def _dup_atena(first: int, row: int) -> str:
+    return f"宛名番号が重複しています（{first}行目と{row}行目）。 / duplicate 宛名番号 on rows {first} and {row}."
+
+
+def _dup_my_number(other_atena: str, other_row: int) -> str:
+    # Names the other person by 宛名番号 and row, never the number itself.
+    return (
+        f"個人番号が他の宛名番号({other_atena}、{other_row}行目)と重複しています。確認してください。"
+        f" / the same 個人番号 is already on 宛名番号 {other_atena} (row {other_row})."
+    )
+
+
+# --- the reader ------------------------------------------------------------------------------
+
+
+class ExtractResult:
+    """The header check and a one-pass stream of the rows of one extract file.
+
+    Iterate once to get the valid :class:`ResidentRecord` rows; ``problems`` and ``rejected`` are
+    complete when the iteration ends. Header problems are known as soon as ``read_extract`` returns.
+    """
+
+    def __init__(self, path: Path, encoding: str, as_of: date) -> None:
+        self.path = path
+        self.file = path.name
+        self.encoding = encoding
+        self.as_of = as_of
+        self.header: list[str] = []
+        self.problems: list[Problem] = []
+        self.rejected: list[RejectedRow] = []
+        self.rows_read = 0  # data records seen (blank lines not counted)
+        self.rows_ok = 0
+        self._index: dict[str, int] = {}
+        self._header_ok = False
+        self._consumed = False
+
+    # -- summary helpers
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == ERROR]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == WARNING]
+
+    @property
+    def ok(self) -> bool:
+        """No errors (warnings allowed). Meaningful after the rows were iterated."""
+        return not self.errors
+
+    def read_all(self) -> list[ResidentRecord]:
+        return list(self)
+
+    def _open(self) -> TextIO:
+        return self.path.open(encoding=self.encoding, newline="")
+
+    def _read_header(self) -> None:
+        with self._open() as f:
+            reader = csv.reader(f, strict=True)
+            try:
+                header = next(reader)
+            except StopIteration:
+                self.problems.append(Problem(self.file, 1, None, M_EMPTY_FILE))
+                return
+            except csv.Error as exc:
+                self.problems.append(Problem(self.file, 1, None, f"見出し行が読めません / unreadable header: {exc}"))
+                return
+        self.header = header
+        known = set(COLUMNS)
+        for i, raw in enumerate(header):
+            name = unicodedata.normalize("NFKC", raw.lstrip("\ufeff")).strip()
+            if not name:
+                self.problems.append(Problem(self.file, 1, f"{i + 1}列目", M_UNNAMED_COLUMN, WARNING))
+            elif name in self._index:
+                self.problems.append(
+                    Problem(self.file, 1, name, "同じ見出しの列が2つあります。 / this column appears twice.")
+                )
+            elif name in known:
+                self._index[name] = i
+            else:
+                self.problems.append(
+                    Problem(self.file, 1, name, "不明な列です。無視します。 / unknown column, ignored.", WARNING)
+                )
+        for col in REQUIRED:
+            if col not in self._index:
+                self.problems.append(Problem(self.file, 1, col, M_MISSING_COLUMN))
+        self._header_ok = not self.errors
+
+    def __iter__(self) -> Iterator[ResidentRecord]:
+        if self._consumed:
+            raise RuntimeError("an ExtractResult can be iterated only once")
+        self._consumed = True
+        if not self._header_ok:
+            return
+        yield from self._rows()
+
+    def _rows(self) -> Iterator[ResidentRecord]:  # one hot loop, kept flat for speed
+        file = self.file
+        problems = self.problems
+        rejected = self.rejected
+        ix = self._index
+        ncols = len(self.header)
+        as_of = self.as_of
+        oldest_year = as_of.year - MAX_AGE_YEARS
+        i_atena, i_house, i_name, i_kana = ix[ATENA], ix[HOUSEHOLD], ix[NAME_KANJI], ix[NAME_KANA]
+        i_birth, i_sex, i_addr, i_status = ix[BIRTH], ix[SEX], ix[ADDRESS], ix[STATUS]
+        i_mn, i_rel, i_postal = ix.get(MY_NUMBER), ix.get(RELATIONSHIP), ix.get(POSTAL)
+        i_extra, i_reason, i_cdate, i_phone = ix.get(ADDRESS_EXTRA), ix.get(CHANGE_REASON), ix.get(CHANGE_DATE), ix.get(
+            PHONE)
+        seen_atena: dict[str, int] = {}
+        seen_mn: dict[int, tuple[str, int]] = {}
+        sex_map, status_map = _SEX, _STATUS
+        parse_d = _parse_date_cached
+        kana_of = _kana
+        kanji_key = _kanji_key
+
+        with self._open() as f:
+            reader = csv.reader(f, strict=True)
+            row = 1
+            try:
+                next(reader)
+            except (StopIteration, csv.Error):
+                return
+            while True:
+                row += 1
+                try:
+                    cells = next(reader)
+                except StopIteration:
+                    break
+                except csv.Error as exc:
+                    self.rows_read += 1
+                    msg = (
+                        f"CSVの形式が正しくありません（引用符\"の対応を確認してください。ファイルの{reader.line_num}行目付近）"
+                        f" / malformed CSV near line {reader.line_num}: {exc}"
+                    )
+                    problems.append(Problem(file, row, None, msg))
+                    rejected.append(RejectedRow(row, [], [msg]))
+                    continue
+                if len(cells) != ncols:
+                    if not cells or (len(cells) == 1 and not cells[0].strip()):
+                        continue  # blank line
+                    self.rows_read += 1
+                    hint = ""
+                    if any("\n" in c for c in cells):
+                        hint = "（引用符\"の閉じ忘れの可能性があります / possibly an unclosed quote）"
+                    msg = (
+                        f"列の数が見出しと合いません（見出し{ncols}列、この行{len(cells)}列）{hint}"
+                        f" / this row has {len(cells)} columns, the header has {ncols}."
+                    )
+                    problems.append(Problem(file, row, None, msg))
+                    rejected.append(RejectedRow(row, cells, [msg]))
+                    continue
+                self.rows_read += 1
+                errs: list[tuple[str, str]] = []
+
+                # 宛名番号 / 世帯番号
+                s = cells[i_atena].strip()
+                atena = s if s.isascii() and s.isdigit() else _key_digits(s)
+                if not s:
+                    errs.append((ATENA, M_REQUIRED_EMPTY))
+                elif atena is None or len(atena) > MAX_KEY_DIGITS:
+                    errs.append((ATENA, M_KEY))
+                    atena = None
+                else:
+                    first = seen_atena.get(atena)
+                    if first is None:
+                        seen_atena[atena] = row
+                    else:
+                        errs.append((ATENA, _dup_atena(first, row)))
+                s = cells[i_house].strip()
+                house = s if s.isascii() and s.isdigit() else _key_digits(s)
+                if not s:
+                    errs.append((HOUSEHOLD, M_REQUIRED_EMPTY))
+                elif house is None or len(house) > MAX_KEY_DIGITS:
+                    errs.append((HOUSEHOLD, M_KEY))
+
+                # 個人番号 (optional)
+                mn: str | None = None
+                if i_mn is not None:
+                    s = cells[i_mn].strip()
+                    if s:
+                        n = s if len(s) == 12 and s.isascii() and s.isdigit() else _mn_normalize(s)
+                        if len(n) != 12 or not n.isascii() or not n.isdigit():
+                            errs.append((MY_NUMBER, M_MN_FORM))
+                        elif n == "000000000000":
+                            errs.append((MY_NUMBER, M_MN_ZERO))
+                        elif check_digit(n[:11]) != ord(n[11]) - 48:
+                            errs.append((MY_NUMBER, M_MN_CHECK))
+                        else:
+                            mn = n
+                            if atena is not None:
+                                k = int(n)
+                                owner = seen_mn.get(k)
+                                if owner is None:
+                                    seen_mn[k] = (atena, row)
+                                elif owner[0] != atena:
+                                    errs.append((MY_NUMBER, _dup_my_number(*owner)))
+
+                # 漢字氏名 / カナ氏名
+                name = cells[i_name].strip()
+                kkey = ""
+                if not name:
+                    errs.append((NAME_KANJI, M_REQUIRED_EMPTY))
+                else:
+                    kkey = kanji_key(name)
+                    if not _printable(name):
+                        errs.append((NAME_KANJI, M_CONTROL))
+                s = cells[i_kana].strip()
+                kana: tuple[str, str] | None = None
+                if not s:
+                    errs.append((NAME_KANA, M_REQUIRED_EMPTY))
+                else:
+                    kana = kana_of(s)
+                    if kana is None:
+                        errs.append((NAME_KANA, M_KANA))
+
+                # 生年月日
+                s = cells[i_birth].strip()
+                birth: date | None = None
+                if not s:
+                    errs.append((BIRTH, M_REQUIRED_EMPTY))
+                else:
+                    got = parse_d(s)
+                    if isinstance(got, str):
+                        errs.append((BIRTH, got))
+                    elif got > as_of:
+                        errs.append((BIRTH, M_FUTURE_BIRTH))
+                    elif got.year < oldest_year:
+                        errs.append((BIRTH, M_OLD_BIRTH))
+                    else:
+                        birth = got
+
+                # 性別
+                s = cells[i_sex].strip()
+                sex = sex_map.get(s, 0)
+                if not s:
+                    errs.append((SEX, M_REQUIRED_EMPTY))
+                elif not sex:
+                    errs.append((SEX, M_SEX))
+
+                # 郵便番号 (optional)
+                postal = ""
+                if i_postal is not None:
+                    s = cells[i_postal].strip()
+                    if s:
+                        if len(s) == 8 and s[3] == "-":
+                            s = s[:3] + s[4:]
+                        if len(s) != 7 or not s.isascii() or not s.isdigit():
+                            s = _digits(s.lstrip("〒"))
+                        if len(s) == 7 and s.isascii() and s.isdigit():
+                            postal = s
+                        else:
+                            errs.append((POSTAL, M_POSTAL))
+
+                # 住所 / 方書 / 続柄 / 異動事由 / 電話番号
+                address = cells[i_addr].strip()
+                if not address:
+                    errs.append((ADDRESS, M_REQUIRED_EMPTY))
+                elif not _printable(address):
+                    errs.append((ADDRESS, M_CONTROL))
+                extra = rel = reason = phone = ""
+                if i_extra is not None and (extra := cells[i_extra].strip()) and not _printable(extra):
+                    errs.append((ADDRESS_EXTRA, M_CONTROL))
+                if i_rel is not None and (rel := cells[i_rel].strip()) and not _printable(rel):
+                    errs.append((RELATIONSHIP, M_CONTROL))
+                if i_reason is not None and (reason := cells[i_reason].strip()) and not _printable(reason):
+                    errs.append((CHANGE_REASON, M_CONTROL))
+                if i_phone is not None and (phone := cells[i_phone].strip()) and not _printable(phone):
+                    errs.append((PHONE, M_CONTROL))
+
+                # 住民区分
+                s = cells[i_status].strip()
+                status = status_map.get(s, 0)
+                if not s:
+                    errs.append((STATUS, M_REQUIRED_EMPTY))
+                elif not status:
+                    errs.append((STATUS, M_STATUS))
+
+                # 異動日 (optional)
+                cdate: date | None = None
+                if i_cdate is not None:
+                    s = cells[i_cdate].strip()
+                    if s:
+                        got = parse_d(s)
+                        if isinstance(got, str):
+                            errs.append((CHANGE_DATE, got))
+                        elif birth is not None and got < birth:
+                            errs.append((CHANGE_DATE, M_CHANGE_BEFORE_BIRTH))
+                        else:
+                            cdate = got
+
+                if errs:
+                    reasons = []
+                    for col, msg in errs:
+                        p = Problem(file, row, col, msg)
+                        problems.append(p)
+                        reasons.append(f"{col}: {p.message}")
+                    rejected.append(RejectedRow(row, cells, reasons))
+                    continue
+                if atena is None or house is None or kana is None or birth is None:  # pragma: no cover
+                    raise RuntimeError("unreachable: a row without errors has every required value")
+                self.rows_ok += 1
+                yield ResidentRecord(
+                    atena, house, mn, name, kana[0], kana[1], kkey, birth, sex, rel, postal,
+                    address, extra, status, reason, cdate, phone, row,
+                )
+
+
+def read_extract(path: str | Path, encoding: str = "auto", as_of: date | None = None) -> ExtractResult:
+    """Open a resident extract: detect/check the encoding, read the header, return the row stream.
+
+    ``as_of`` (default today) is the reference date for "no future birth dates". Raises
+    :class:`ExtractError` when the file is missing or not in the encoding; every other problem is
+    reported in ``result.problems``.
+    """
+    p = Path(path)
+    enc = detect_encoding(p, encoding)
+    result = ExtractResult(p, enc, as_of or date.today())
+    result._read_header()
+    return result
+
+
+# --- writing (rejected rows; and the cell formats the synthetic city and tests write) ---------
+
+
+def rejected_path(input_path: str | Path) -> Path:
+    """``residents.csv`` -> ``residents.rejected.csv`` next to it."""
+    p = Path(input_path)
+    return p.with_name(f"{p.stem}.rejected.csv")
+
+
+def write_rejected(
+    path: str | Path, header: list[str], rows: Iterable[RejectedRow], encoding: str = "utf-8-sig"
+) -> Path:
+    """Write the rejected rows with their original columns plus a ``理由`` (reason) column.
+
+    Rows whose column count was wrong are padded/cut to the header width (the reason says so).
+    Characters the encoding cannot hold are replaced by ``?`` rather than losing the row.
+    """
+    p = Path(path)
+    width = len(header)
+    with p.open("w", encoding=encoding, errors="replace", newline="") as f:
+        w = csv.writer(f, lineterminator="\r\n")
+        w.writerow([*header, REASON_COLUMN])
+        for r in rows:
+            cells = (list(r.cells) + [""] * width)[:width]
+            w.writerow([*cells, "; ".join(f"{r.row}行目 {reason}" for reason in r.reasons)])
+    return p
+
+
+def _half_kana_table() -> dict[int, str]:
+    """Full-width katakana -> half-width, derived from Unicode itself (ｶﾞ is ｶ + ﾞ)."""
+    table: dict[int, str] = {}
+    for cp in range(0xFF61, 0xFFA0):
+        half = chr(cp)
+        full = unicodedata.normalize("NFKC", half)
+        if len(full) == 1 and ord(full) >= 0x3000:
+            table.setdefault(ord(full), half)
+            for mark in ("\uff9e", "\uff9f"):
+                voiced = unicodedata.normalize("NFKC", half + mark)
+                if len(voiced) == 1:
+                    table.setdefault(ord(voiced), half + mark)
+    table[0x3000] = " "
+    return table
+
+
+_HALF = _half_kana_table()
+
+
+def kana_halfwidth(s: str) -> str:
+    """カナ -> ｶﾅ (the reverse of NFKC for katakana; the ideographic space becomes a space)."""
+    return s.translate(_HALF)
+
+
+_wareki_cache: dict[tuple[date, str], str] = {}
+
+
+def format_date(d: date, style: str = "iso") -> str:
+    """``iso`` 2025-09-05, ``compact`` 20250905, ``wareki`` 令和7年9月5日, ``wareki_short`` R7.9.5."""
+    if style == "iso":
+        return d.isoformat()
+    if style == "compact":
+        return f"{d.year:04d}{d.month:02d}{d.day:02d}"
+    key = (d, style)
+    got = _wareki_cache.get(key)
+    if got is None:
+        got = to_wareki(d, short=style == "wareki_short")
+        if len(_wareki_cache) > _CACHE_LIMIT:
+            _wareki_cache.clear()
+        _wareki_cache[key] = got
+    return got
+
+
+def record_cells(rec: ResidentRecord, date_style: str = "iso", kana: str = "full") -> list[str]:
+    """The record as the cells of one row in ``COLUMNS`` order (the inverse of reading)."""
+    return [
+        rec.atena_no, rec.household_no, rec.my_number or "", rec.name_kanji,
+        kana_halfwidth(rec.name_kana) if kana == "half" else rec.name_kana,
+        format_date(rec.birth_date, date_style), str(rec.sex), rec.relationship,
+        f"{rec.postal_code[:3]}-{rec.postal_code[3:]}" if rec.postal_code else "", rec.address, rec.address_extra,
+        str(rec.status), rec.change_reason,
+        format_date(rec.change_date, date_style) if rec.change_date else "", rec.phone,
+    ]
