@@ -37,8 +37,8 @@ MSG_LOGIN_FAILED = (
     " if it has expired or is locked, contact your administrator."
 )
 MSG_CODE_FAILED = (
-    "確認コードが正しくありません。認証アプリに表示されている最新の6桁を入力してください。"
-    " / The code is not correct. Enter the current 6-digit code from your authenticator app."
+    "確認コードが正しくありません。数秒待ってから、認証アプリに表示されている最新の6桁を入力してください。"
+    " / The code is not correct. Wait a few seconds, then enter the current 6-digit code from your app."
 )
 
 _DIGITS = re.compile(r"\d{12,}")

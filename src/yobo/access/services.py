@@ -20,11 +20,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from yobo.audit.door import door, log_event
-from yobo.core.context import AccessContext
-from yobo.core.errors import InputRejected
+from yobo.core.context import AccessContext, check
+from yobo.core.errors import AccessDenied, InputRejected
 from yobo.core.purposes import DUTY_LABELS, Duty, Operation, Result
 
 from .models import Department, DutyRole, Staff, Terminal
+
+_RESOURCE_STAFF = "access.staff"
+_RESOURCE_TERMINAL = "access.terminal"
 
 # No shared IDs (共用IDの禁止): names that stand for a function or a group, not a person.
 GENERIC_NAMES = frozenset(
@@ -39,8 +42,14 @@ USERNAME_RE = re.compile(r"^[a-z][a-z0-9._-]{2,63}$")
 TERMINAL_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,63}$")
 ENROLL_MINUTES_DEFAULT = 60
 
-_RESOURCE_STAFF = "access.staff"
-_RESOURCE_TERMINAL = "access.terminal"
+
+
+def require_admin(ctx: AccessContext, resource: str = _RESOURCE_STAFF) -> None:
+    """Refuse (logged, ``AccessDenied``) unless ``ctx`` may administer; for pages that only show forms."""
+    reason = check(ctx, Operation.ADMIN)
+    if reason is not None:
+        log_event(ctx, Operation.ADMIN, resource=resource, result=Result.DENIED, detail=reason)
+        raise AccessDenied(reason)
 
 
 def _reject(ja: str, en: str) -> InputRejected:

@@ -187,6 +187,7 @@ def admin_view(fn: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         try:
             ctx = context_for_request(request, Purpose.ADMINISTRATION)
+            services.require_admin(ctx)
             return fn(request, ctx, *args, **kwargs)
         except AccessDenied as exc:
             return render(request, "web/access/denied.html", {"message": str(exc)}, status=403)

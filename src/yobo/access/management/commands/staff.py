@@ -6,6 +6,7 @@ goes through the access services, so it is permitted only to administrators and 
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import asdict
 from datetime import date
 from typing import Any
@@ -61,6 +62,10 @@ class Command(OperatorCommand):
         t.add_argument("--cert-fingerprint", default="", help="SHA-256 of the client certificate")
         t.add_argument("--base-url", default="http://localhost:8000")
         sub.add_parser("terminal-list", help="端末一覧 / list terminals")
+        for p in sub.choices.values():
+            # `yobo staff list --json` as well as `yobo staff --json list`.
+            p.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="JSON出力 / print JSON")
+            p.add_argument("--as", dest="operator", default=argparse.SUPPRESS, help="操作職員")
 
     def handle(self, *args: Any, **o: Any) -> None:
         ctx = self.context(Purpose.ADMINISTRATION, o)
