@@ -102,26 +102,13 @@ def ring() -> Keyring:
     return r
 
 
-def luhn_digit(digits: str) -> int:
-    """Luhn check digit for a digit string (the integrated number's last digit)."""
-    total = 0
-    for i, c in enumerate(reversed(digits)):
-        d = int(c)
-        if i % 2 == 0:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return (10 - total % 10) % 10
-
-
 def format_integrated(municipality_code: str, serial: int) -> str:
     body = f"{municipality_code}{serial:0{SERIAL_DIGITS}d}"
-    return body + str(luhn_digit(body))
+    return body + str(checkdigit.luhn_digit(body))
 
 
 def is_integrated_no(s: str) -> bool:
-    return bool(re.fullmatch(r"[0-9]{15}", s)) and luhn_digit(s[:14]) == int(s[14])
+    return bool(re.fullmatch(r"[0-9]{15}", s)) and checkdigit.luhn_digit(s[:14]) == int(s[14])
 
 
 def reserve_integrated(municipality_code: str, count: int) -> list[str]:

@@ -89,3 +89,14 @@ def test_parse_errors_never_contain_the_number(body: str) -> None:
     with pytest.raises(ValueError) as exc:
         checkdigit.parse(wrong)
     assert wrong not in str(exc.value) and body not in str(exc.value)
+
+
+def test_luhn_known_value() -> None:
+    assert checkdigit.luhn_digit("7992739871") == 3
+
+
+@given(st.text(alphabet="0123456789", min_size=14, max_size=14), st.integers(0, 13), st.integers(1, 9))
+def test_luhn_catches_every_single_digit_error(body: str, pos: int, delta: int) -> None:
+    full = body + str(checkdigit.luhn_digit(body))
+    changed = full[:pos] + str((int(full[pos]) + delta) % 10) + full[pos + 1:]
+    assert checkdigit.luhn_digit(changed[:14]) != int(changed[14])
