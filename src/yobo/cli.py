@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 
-PURE_COMMANDS = {"schedule": "yobo.schedule.cli"}
+PURE_COMMANDS = {"schedule": "yobo.schedule.cli", "synth": "yobo.people.synth"}
 
 HELP = """yobo — 予防接種台帳 (immunization registry)
 

@@ -401,63 +401,76 @@ class ExtractResult:
             return
         yield from self._rows()
 
-    def _rows(self) -> Iterator[ResidentRecord]:  # one hot loop, kept flat for speed
-        file = self.file
-        problems = self.problems
-        rejected = self.rejected
-        ix = self._index
-        ncols = len(self.header)
-        as_of = self.as_of
+    def _rows(self) -> Iterator[ResidentRecord]:
+        with self._open() as f:
+            reader = csv.reader(f, strict=True)
+            try:
+                next(reader)  # the header, already checked
+            except (StopIteration, csv.Error):
+                return
+            state = _RowState(self)
+            try:
+                while True:
+                    try:
+                        yield from state.run(reader)
+                        return
+                    except csv.Error as exc:
+                        # The csv module resumes on the next line after an error.
+                        state.row += 1
+                        state.read += 1
+                        msg = (
+                            f"CSVの形式が正しくありません（引用符\"の対応を確認してください。ファイルの{reader.line_num}"
+                            f"行目付近） / malformed CSV near line {reader.line_num}: {exc}"
+                        )
+                        self.problems.append(Problem(self.file, state.row, None, msg))
+                        self.rejected.append(RejectedRow(state.row, [], [msg]))
+            finally:
+                self.rows_read, self.rows_ok = state.read, state.ok
+
+
+class _RowState:
+    """The per-file state of the row loop (row counter, duplicate maps), so the loop can restart
+    after a CSV syntax error without losing it."""
+
+    def __init__(self, result: ExtractResult) -> None:
+        self.result = result
+        self.row = 1  # the header is row 1
+        self.read = 0
+        self.ok = 0
+        self.seen_atena: dict[str, int] = {}
+        # My Number -> 宛名番号 (a str, so the GC has no million tuples to scan).
+        self.seen_mn: dict[str, str] = {}
+
+    def run(self, reader: Iterator[list[str]]) -> Iterator[ResidentRecord]:
+        res = self.result
+        file, problems, rejected = res.file, res.problems, res.rejected
+        ix = res._index
+        ncols = len(res.header)
+        as_of = res.as_of
         oldest_year = as_of.year - MAX_AGE_YEARS
         i_atena, i_house, i_name, i_kana = ix[ATENA], ix[HOUSEHOLD], ix[NAME_KANJI], ix[NAME_KANA]
         i_birth, i_sex, i_addr, i_status = ix[BIRTH], ix[SEX], ix[ADDRESS], ix[STATUS]
         i_mn, i_rel, i_postal = ix.get(MY_NUMBER), ix.get(RELATIONSHIP), ix.get(POSTAL)
-        i_extra, i_reason, i_cdate, i_phone = ix.get(ADDRESS_EXTRA), ix.get(CHANGE_REASON), ix.get(CHANGE_DATE), ix.get(
-            PHONE)
-        seen_atena: dict[str, int] = {}
-        seen_mn: dict[int, tuple[str, int]] = {}
+        i_extra, i_reason = ix.get(ADDRESS_EXTRA), ix.get(CHANGE_REASON)
+        i_cdate, i_phone = ix.get(CHANGE_DATE), ix.get(PHONE)
+        seen_atena, seen_mn = self.seen_atena, self.seen_mn
         sex_map, status_map = _SEX, _STATUS
-        parse_d = _parse_date_cached
-        kana_of = _kana
-        kanji_key = _kanji_key
-
-        with self._open() as f:
-            reader = csv.reader(f, strict=True)
-            row = 1
-            try:
-                next(reader)
-            except (StopIteration, csv.Error):
-                return
-            while True:
+        date_cache, kana_cache, kanji_cache = _date_cache, _kana_cache, _kanji_cache
+        cd = check_digit
+        record = ResidentRecord
+        row = self.row
+        try:
+            for cells in reader:
                 row += 1
-                try:
-                    cells = next(reader)
-                except StopIteration:
-                    break
-                except csv.Error as exc:
-                    self.rows_read += 1
-                    msg = (
-                        f"CSVの形式が正しくありません（引用符\"の対応を確認してください。ファイルの{reader.line_num}行目付近）"
-                        f" / malformed CSV near line {reader.line_num}: {exc}"
-                    )
-                    problems.append(Problem(file, row, None, msg))
-                    rejected.append(RejectedRow(row, [], [msg]))
-                    continue
                 if len(cells) != ncols:
                     if not cells or (len(cells) == 1 and not cells[0].strip()):
-                        continue  # blank line
-                    self.rows_read += 1
-                    hint = ""
-                    if any("\n" in c for c in cells):
-                        hint = "（引用符\"の閉じ忘れの可能性があります / possibly an unclosed quote）"
-                    msg = (
-                        f"列の数が見出しと合いません（見出し{ncols}列、この行{len(cells)}列）{hint}"
-                        f" / this row has {len(cells)} columns, the header has {ncols}."
-                    )
+                        continue  # a blank line
+                    self.read += 1
+                    msg = _column_count(ncols, cells)
                     problems.append(Problem(file, row, None, msg))
                     rejected.append(RejectedRow(row, cells, [msg]))
                     continue
-                self.rows_read += 1
+                self.read += 1
                 errs: list[tuple[str, str]] = []
 
                 # 宛名番号 / 世帯番号
@@ -468,12 +481,10 @@ class ExtractResult:
                 elif atena is None or len(atena) > MAX_KEY_DIGITS:
                     errs.append((ATENA, M_KEY))
                     atena = None
+                elif atena in seen_atena:
+                    errs.append((ATENA, _dup_atena(seen_atena[atena], row)))
                 else:
-                    first = seen_atena.get(atena)
-                    if first is None:
-                        seen_atena[atena] = row
-                    else:
-                        errs.append((ATENA, _dup_atena(first, row)))
+                    seen_atena[atena] = row
                 s = cells[i_house].strip()
                 house = s if s.isascii() and s.isdigit() else _key_digits(s)
                 if not s:
@@ -483,118 +494,105 @@ class ExtractResult:
 
                 # 個人番号 (optional)
                 mn: str | None = None
-                if i_mn is not None:
-                    s = cells[i_mn].strip()
-                    if s:
-                        n = s if len(s) == 12 and s.isascii() and s.isdigit() else _mn_normalize(s)
-                        if len(n) != 12 or not n.isascii() or not n.isdigit():
-                            errs.append((MY_NUMBER, M_MN_FORM))
-                        elif n == "000000000000":
-                            errs.append((MY_NUMBER, M_MN_ZERO))
-                        elif check_digit(n[:11]) != ord(n[11]) - 48:
-                            errs.append((MY_NUMBER, M_MN_CHECK))
-                        else:
-                            mn = n
-                            if atena is not None:
-                                k = int(n)
-                                owner = seen_mn.get(k)
-                                if owner is None:
-                                    seen_mn[k] = (atena, row)
-                                elif owner[0] != atena:
-                                    errs.append((MY_NUMBER, _dup_my_number(*owner)))
+                if i_mn is not None and (s := cells[i_mn].strip()):
+                    n = s if len(s) == 12 and s.isascii() and s.isdigit() else _mn_normalize(s)
+                    if len(n) != 12 or not n.isascii() or not n.isdigit():
+                        errs.append((MY_NUMBER, M_MN_FORM))
+                    elif n == "000000000000":
+                        errs.append((MY_NUMBER, M_MN_ZERO))
+                    elif cd(n[:11]) != ord(n[11]) - 48:
+                        errs.append((MY_NUMBER, M_MN_CHECK))
+                    else:
+                        mn = n
+                        if atena is not None:
+                            owner = seen_mn.get(n)
+                            if owner is None:
+                                seen_mn[n] = atena
+                            elif owner != atena:
+                                errs.append((MY_NUMBER, _dup_my_number(owner, seen_atena.get(owner, 0))))
 
                 # 漢字氏名 / カナ氏名
                 name = cells[i_name].strip()
-                kkey = ""
-                if not name:
-                    errs.append((NAME_KANJI, M_REQUIRED_EMPTY))
-                else:
-                    kkey = kanji_key(name)
-                    if not _printable(name):
+                kkey = kanji_cache.get(name)
+                if kkey is None:
+                    if not name:
+                        errs.append((NAME_KANJI, M_REQUIRED_EMPTY))
+                    elif not _printable(name):
                         errs.append((NAME_KANJI, M_CONTROL))
+                    else:
+                        kkey = _kanji_key(name)
                 s = cells[i_kana].strip()
-                kana: tuple[str, str] | None = None
-                if not s:
-                    errs.append((NAME_KANA, M_REQUIRED_EMPTY))
-                else:
-                    kana = kana_of(s)
-                    if kana is None:
-                        errs.append((NAME_KANA, M_KANA))
+                kana = kana_cache[s] if s in kana_cache else _kana(s)
+                if kana is None:
+                    errs.append((NAME_KANA, M_KANA if s else M_REQUIRED_EMPTY))
 
                 # 生年月日
                 s = cells[i_birth].strip()
                 birth: date | None = None
-                if not s:
-                    errs.append((BIRTH, M_REQUIRED_EMPTY))
+                got = date_cache.get(s)
+                if got is None:
+                    got = _parse_date_cached(s) if s else M_REQUIRED_EMPTY
+                if got.__class__ is str:
+                    errs.append((BIRTH, got))  # type: ignore[arg-type]
+                elif got > as_of:  # type: ignore[operator]
+                    errs.append((BIRTH, M_FUTURE_BIRTH))
+                elif got.year < oldest_year:  # type: ignore[union-attr]
+                    errs.append((BIRTH, M_OLD_BIRTH))
                 else:
-                    got = parse_d(s)
-                    if isinstance(got, str):
-                        errs.append((BIRTH, got))
-                    elif got > as_of:
-                        errs.append((BIRTH, M_FUTURE_BIRTH))
-                    elif got.year < oldest_year:
-                        errs.append((BIRTH, M_OLD_BIRTH))
-                    else:
-                        birth = got
+                    birth = got  # type: ignore[assignment]
 
-                # 性別
+                # 性別 / 住民区分
                 s = cells[i_sex].strip()
                 sex = sex_map.get(s, 0)
-                if not s:
-                    errs.append((SEX, M_REQUIRED_EMPTY))
-                elif not sex:
-                    errs.append((SEX, M_SEX))
+                if not sex:
+                    errs.append((SEX, M_SEX if s else M_REQUIRED_EMPTY))
+                s = cells[i_status].strip()
+                status = status_map.get(s, 0)
+                if not status:
+                    errs.append((STATUS, M_STATUS if s else M_REQUIRED_EMPTY))
 
                 # 郵便番号 (optional)
                 postal = ""
-                if i_postal is not None:
-                    s = cells[i_postal].strip()
-                    if s:
-                        if len(s) == 8 and s[3] == "-":
-                            s = s[:3] + s[4:]
-                        if len(s) != 7 or not s.isascii() or not s.isdigit():
-                            s = _digits(s.lstrip("〒"))
-                        if len(s) == 7 and s.isascii() and s.isdigit():
-                            postal = s
-                        else:
-                            errs.append((POSTAL, M_POSTAL))
+                if i_postal is not None and (s := cells[i_postal].strip()):
+                    if len(s) == 8 and s[3] == "-":
+                        s = s[:3] + s[4:]
+                    if len(s) != 7 or not s.isascii() or not s.isdigit():
+                        s = _digits(s.lstrip("〒"))
+                    if len(s) == 7 and s.isascii() and s.isdigit():
+                        postal = s
+                    else:
+                        errs.append((POSTAL, M_POSTAL))
 
-                # 住所 / 方書 / 続柄 / 異動事由 / 電話番号
+                # 住所 / 方書 / 続柄 / 異動事由 / 電話番号: kept as given, but no control characters
                 address = cells[i_addr].strip()
                 if not address:
                     errs.append((ADDRESS, M_REQUIRED_EMPTY))
-                elif not _printable(address):
+                elif not (address.isprintable() or _printable(address)):
                     errs.append((ADDRESS, M_CONTROL))
                 extra = rel = reason = phone = ""
-                if i_extra is not None and (extra := cells[i_extra].strip()) and not _printable(extra):
+                if i_extra is not None and (extra := cells[i_extra].strip()) and not (
+                    extra.isprintable() or _printable(extra)
+                ):
                     errs.append((ADDRESS_EXTRA, M_CONTROL))
-                if i_rel is not None and (rel := cells[i_rel].strip()) and not _printable(rel):
+                if i_rel is not None and (rel := cells[i_rel].strip()) and not rel.isprintable():
                     errs.append((RELATIONSHIP, M_CONTROL))
-                if i_reason is not None and (reason := cells[i_reason].strip()) and not _printable(reason):
+                if i_reason is not None and (reason := cells[i_reason].strip()) and not reason.isprintable():
                     errs.append((CHANGE_REASON, M_CONTROL))
-                if i_phone is not None and (phone := cells[i_phone].strip()) and not _printable(phone):
+                if i_phone is not None and (phone := cells[i_phone].strip()) and not phone.isprintable():
                     errs.append((PHONE, M_CONTROL))
-
-                # 住民区分
-                s = cells[i_status].strip()
-                status = status_map.get(s, 0)
-                if not s:
-                    errs.append((STATUS, M_REQUIRED_EMPTY))
-                elif not status:
-                    errs.append((STATUS, M_STATUS))
 
                 # 異動日 (optional)
                 cdate: date | None = None
-                if i_cdate is not None:
-                    s = cells[i_cdate].strip()
-                    if s:
-                        got = parse_d(s)
-                        if isinstance(got, str):
-                            errs.append((CHANGE_DATE, got))
-                        elif birth is not None and got < birth:
-                            errs.append((CHANGE_DATE, M_CHANGE_BEFORE_BIRTH))
-                        else:
-                            cdate = got
+                if i_cdate is not None and (s := cells[i_cdate].strip()):
+                    got = date_cache.get(s)
+                    if got is None:
+                        got = _parse_date_cached(s)
+                    if got.__class__ is str:
+                        errs.append((CHANGE_DATE, got))  # type: ignore[arg-type]
+                    elif birth is not None and got < birth:  # type: ignore[operator]
+                        errs.append((CHANGE_DATE, M_CHANGE_BEFORE_BIRTH))
+                    else:
+                        cdate = got  # type: ignore[assignment]
 
                 if errs:
                     reasons = []
@@ -604,13 +602,23 @@ class ExtractResult:
                         reasons.append(f"{col}: {p.message}")
                     rejected.append(RejectedRow(row, cells, reasons))
                     continue
-                if atena is None or house is None or kana is None or birth is None:  # pragma: no cover
-                    raise RuntimeError("unreachable: a row without errors has every required value")
-                self.rows_ok += 1
-                yield ResidentRecord(
-                    atena, house, mn, name, kana[0], kana[1], kkey, birth, sex, rel, postal,
+                self.ok += 1
+                yield record(
+                    atena, house, mn, name, kana[0], kana[1], kkey, birth, sex, rel, postal,  # type: ignore[arg-type,index]
                     address, extra, status, reason, cdate, phone, row,
                 )
+        finally:
+            self.row = row
+
+
+def _column_count(ncols: int, cells: list[str]) -> str:
+    hint = ""
+    if any("\n" in c for c in cells):
+        hint = "（引用符\"の閉じ忘れの可能性があります / possibly an unclosed quote）"
+    return (
+        f"列の数が見出しと合いません（見出し{ncols}列、この行{len(cells)}列）{hint}"
+        f" / this row has {len(cells)} columns, the header has {ncols}."
+    )
 
 
 def read_extract(path: str | Path, encoding: str = "auto", as_of: date | None = None) -> ExtractResult:
