@@ -290,3 +290,38 @@ def test_half_finished_login_left_idle_starts_again(tclient: Client, make_staff:
     r = tclient.get("/login/2fa/")
     assert r["Location"] == settings.LOGIN_URL
     assert "_auth_user_id" not in tclient.session
+
+
+# --- WebAuthn as the second factor (django-otp-webauthn) ---
+
+
+def test_webauthn_is_offered_as_a_second_factor_once_registered(tclient: Client, make_staff: Any,
+                                                                 totp_device: Any) -> None:
+    from django_otp_webauthn.models import WebAuthnCredential
+
+    s = make_staff("fujita")
+    totp_device(s)
+    tclient.post("/login/", {"username": "fujita", "password": PW})
+    assert "passkey-verification-placeholder" not in _page(tclient.get("/login/2fa/"))
+    WebAuthnCredential.objects.create(user=s, name="key", credential_id=b"\x01" * 16, public_key=b"\x02" * 32,
+                                      confirmed=True)
+    page = _page(tclient.get("/login/2fa/"))
+    assert "passkey-verification-placeholder" in page and "otp_webauthn_config" in page
+    # The ceremony endpoints are reachable before the second factor; registration is not.
+    assert tclient.post("/webauthn/authentication/begin/", content_type="application/json").status_code == 200
+    assert tclient.post("/webauthn/registration/begin/")["Location"] == "/login/2fa/"
+
+
+def test_a_refused_webauthn_assertion_is_logged_as_failed(tclient: Client, make_staff: Any,
+                                                         totp_device: Any) -> None:
+    s = make_staff("hara")
+    totp_device(s)
+    tclient.post("/login/", {"username": "hara", "password": PW})
+    r = tclient.post("/webauthn/authentication/complete/", data="{}", content_type="application/json")
+    assert r.status_code >= 400
+    assert log_entries(staff="hara", result=Result.FAILED)[-1].detail == "webauthn: assertion refused"
+
+
+def test_passwordless_webauthn_login_is_disabled(tclient: Client) -> None:
+    r = tclient.post("/webauthn/authentication/begin/", content_type="application/json")
+    assert r.status_code == 403
