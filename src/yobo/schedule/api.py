@@ -82,7 +82,7 @@ def parse_sex(text: str) -> int:
         return 1
     if t in ("F", "2", "女"):
         return 2
-    raise ScheduleInputError(f"性別が正しくありません: {text!r}（M または F）/ sex must be M or F")
+    raise ScheduleInputError(f"性別が正しくありません: {text!r}（M または F） / sex must be M or F")
 
 
 def _to_date(x: np.datetime64) -> date:
