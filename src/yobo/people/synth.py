@@ -112,7 +112,7 @@ def _data(cp932_only: bool) -> _Data:
         town_list: list[Town] = []
         for i, t in enumerate(towns.split(",")):
             tname, chome = t.split(":")
-            town_list.append((tname, int(chome), f"{postal3}{(i + 1) * 7 + 50:04d}"))
+            town_list.append((tname, int(chome), f"{postal3}{(int(postal3) * 13 + i * 37) % 900 + 11:04d}"))
         wards.append(((ward, tuple(town_list)), float(weight)))
     prefixes = [v for kind, v in _lines("buildings.txt") if kind == "prefix"]
     suffixes = [v for kind, v in _lines("buildings.txt") if kind == "suffix"]
@@ -228,6 +228,9 @@ def generate_cells(
     data = _data(cp932_only)
     rng = Random(seed)  # noqa: S311 - synthetic data must be reproducible, not secret
     rnd = rng.random
+    # Presentation (date and kana styles) draws from its own stream, so the same seed gives the
+    # same people whatever the styles.
+    style_rnd = Random(seed + 1).random  # noqa: S311 - as above
     births = _Births(data.age_2024, ref)
     Y = ref.year
     ref_ord = ref.toordinal()
@@ -406,10 +409,10 @@ def generate_cells(
                     phone = landline
                 else:
                     phone = f"0{7 + int(rnd() * 3)}0-{int(rnd() * 10000):04d}-{int(rnd() * 10000):04d}"
-            ds = date_style if date_style != "mixed" else _MIXED_DATE_STYLES[int(rnd() * 5)]
-            if ds == "wareki" and date_style == "wareki" and rnd() < 0.3:
+            ds = date_style if date_style != "mixed" else _MIXED_DATE_STYLES[int(style_rnd() * 5)]
+            if ds == "wareki" and date_style == "wareki" and style_rnd() < 0.3:
                 ds = "wareki_short"
-            if kana == "half" or (kana == "mixed" and rnd() < 0.3):
+            if kana == "half" or (kana == "mixed" and style_rnd() < 0.3):
                 kana_name = kana_halfwidth(kana_name)
             yield [
                 str(atena), str(household_no), mn, kanji, kana_name, format_date(bd, ds), str(sex), rel,
