@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +13,8 @@ from yobo.core.purposes import Duty
 
 PW = "correct horse battery staple"
 TOKEN = "browser-test-device-token-0123456789"
-SHOTS = Path("/tmp/h4")
+# Screenshots for a person to look at (YOBO_SCREENSHOT_DIR), else the system's temporary directory.
+SHOTS = Path(os.environ.get("YOBO_SCREENSHOT_DIR") or tempfile.gettempdir()) / "yobo-screens"
 
 
 @pytest.fixture
@@ -39,8 +42,8 @@ def _login(page: Any, env: dict[str, Any], shots: bool = False) -> None:
     page.goto(env["url"] + "/")
     assert "/login/" in page.url
     assert page.evaluate("document.activeElement.name") == "username"  # focus on the first field
+    SHOTS.mkdir(parents=True, exist_ok=True)
     if shots:
-        SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / "login.png"), full_page=True)
     page.keyboard.type("tanaka.hanako")
     page.keyboard.press("Tab")

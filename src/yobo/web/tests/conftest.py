@@ -59,6 +59,8 @@ def logged_in(tclient: Client, totp_device: Callable[[Any], Any]) -> Callable[[A
 
 
 def log_entries(**filters: Any) -> list[Any]:
-    from yobo.audit.models import AccessLogEntry
+    # Through the app registry: the web package must not import the audit models (import contract).
+    from django.apps import apps
 
+    AccessLogEntry = apps.get_model("audit", "AccessLogEntry")
     return list(AccessLogEntry.objects.filter(**filters).order_by("seq"))
