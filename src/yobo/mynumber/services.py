@@ -283,6 +283,23 @@ def _insert_rows(rows: list[tuple[Any, ...]]) -> None:
                 cur.executemany(sql, rows[i:i + _BATCH])
 
 
+def _update_rows(cur: Any, set_cols: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+    """Update rows by id: each row is (*values for set_cols, id). One statement per batch on
+    PostgreSQL (UPDATE ... FROM VALUES); executemany on SQLite, where that is already fast."""
+    table = MyNumberLink._meta.db_table
+    if connection.vendor == "postgresql":
+        cols = ", ".join((*set_cols, "id"))
+        values = ", ".join(["(" + ", ".join(["%s"] * (len(set_cols) + 1)) + ")"] * len(rows))
+        sets = ", ".join(f"{c} = v.{c}" for c in set_cols)
+        cur.execute(
+            f"UPDATE {table} AS t SET {sets} FROM (VALUES {values}) AS v({cols}) WHERE t.id = v.id",
+            [x for r in rows for x in r],
+        )
+    else:
+        sets = ", ".join(f"{c} = %s" for c in set_cols)
+        cur.executemany(f"UPDATE {table} SET {sets} WHERE id = %s", rows)
+
+
 def bulk_register(
     ctx: AccessContext, pairs: Iterable[tuple[str, str]], *, check_only: bool = False
 ) -> BulkResult:
@@ -445,7 +462,6 @@ def rotate_data_key(ctx: AccessContext, *, batch_size: int = _BATCH, prune: bool
         new = old.with_new_data_key(timezone.now().isoformat())
         keys.save(new)
         sealer = crypto.Sealer(new)
-        table = MyNumberLink._meta.db_table
         count, last = 0, 0
         with connection.cursor() as cur:
             while rows := _rows_to_process({"key_id": new.active_data_key}, last, batch_size):
@@ -454,7 +470,7 @@ def rotate_data_key(ctx: AccessContext, *, batch_size: int = _BATCH, prune: bool
                     n = sealer.open(m, ino, crypto.Sealed(bytes(ct), bytes(nonce), kid))
                     s = sealer.seal(m, ino, n)
                     updates.append((s.ciphertext, s.nonce, s.key_id, pk))
-                cur.executemany(f"UPDATE {table} SET ciphertext = %s, nonce = %s, key_id = %s WHERE id = %s", updates)
+                _update_rows(cur, ("ciphertext", "nonce", "key_id"), updates)
                 count += len(rows)
                 last = rows[-1][0]
         rec.detail = f"rotate-keys active={new.active_data_key} resealed={count}"
@@ -494,7 +510,6 @@ def reindex(ctx: AccessContext, *, batch_size: int = _BATCH) -> dict[str, Any]:
         keys.save(ring)
         key = ring.index_keys[new_id]
         sealer = crypto.Sealer(ring)
-        table = MyNumberLink._meta.db_table
         count = 0
         with connection.cursor() as cur:
             # Repeat until no row is left under an old key (rows inserted meanwhile are caught too).
@@ -505,7 +520,7 @@ def reindex(ctx: AccessContext, *, batch_size: int = _BATCH) -> dict[str, Any]:
                     for pk, m, ino, ct, nonce, kid in rows:
                         n = sealer.open(m, ino, crypto.Sealed(bytes(ct), bytes(nonce), kid))
                         updates.append((crypto.blind_index(key, n), new_id, pk))
-                    cur.executemany(f"UPDATE {table} SET blind_index = %s, index_key_id = %s WHERE id = %s", updates)
+                    _update_rows(cur, ("blind_index", "index_key_id"), updates)
                     count += len(rows)
                     last = rows[-1][0]
                 if count == before:
