@@ -460,8 +460,9 @@ def enroll_terminal(code: str) -> tuple[Terminal, str] | None:
 def bootstrap_demo(*, municipality: str, enroll_minutes: int = 24 * 60) -> dict[str, Any]:
     """Create (or refresh) the demo administrator and terminal. Logged as done by ``yobo-init``.
 
-    Idempotent: the account and terminal are kept; the password, TOTP secret and enrolment link
-    are renewed on every run so that the printed values always work.
+    Idempotent: the account, its TOTP secret and the terminal are kept; the password and the
+    enrolment link are renewed on every run (only their hashes are stored, so they cannot be
+    printed again).
     """
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -486,8 +487,10 @@ def bootstrap_demo(*, municipality: str, enroll_minutes: int = 24 * 60) -> dict[
             staff.save()
             _set_duties(staff, [str(d) for d in Duty if d is not Duty.CONTRACTOR_ENTRY])
             action = "refresh"
-        TOTPDevice.objects.filter(user=staff).delete()
-        device = TOTPDevice.objects.create(user=staff, name="demo TOTP", confirmed=True)
+        # Keep the TOTP secret across runs so an authenticator app set up once keeps working.
+        device = TOTPDevice.objects.filter(user=staff, name="demo TOTP", confirmed=True).first()
+        if device is None:
+            device = TOTPDevice.objects.create(user=staff, name="demo TOTP", confirmed=True)
         term = Terminal.objects.filter(name="demo-terminal").first()
         if term is None:
             nt = _register_terminal(by="yobo-init", name="demo-terminal", kind="web", department=dept.code,

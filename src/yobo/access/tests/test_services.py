@@ -155,3 +155,4 @@ def test_demo_bootstrap_is_idempotent(db: Any) -> None:
     s = Staff.objects.get(username="demo-admin")
     assert s.check_password(second["password"]) and not s.check_password(first["password"])
     assert s.mynumber_right and str(Duty.ADMIN) in s.duties()
+    assert first["device"].key == second["device"].key  # the authenticator app keeps working
