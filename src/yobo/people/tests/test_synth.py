@@ -154,3 +154,12 @@ def test_cli_rejects_bad_as_of(tmp_path, capsys):
     rc = synth.main(["residents", "--count", "5", "--out", str(tmp_path / "x.csv"), "--as-of", "yesterday"])
     assert rc == 2
     assert "as-of" in capsys.readouterr().err
+
+
+def test_pure_modules_import_no_django():
+    import subprocess
+    import sys
+
+    code = ("import sys, yobo.people.synth, yobo.people.extract; "
+            "sys.exit(1 if any(m == 'django' or m.startswith('django.') for m in sys.modules) else 0)")
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
