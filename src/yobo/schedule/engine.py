@@ -174,18 +174,40 @@ def _compile_windows(series: Series, settings: Settings) -> list[_Win]:
     return out
 
 
-def _window_bounds(cw: _Win, birth: np.ndarray, *, clip: bool = True) -> tuple[np.ndarray, np.ndarray]:
+class _Memo:
+    """Attainment dates of the whole population, computed once per span and shared by all series."""
+
+    def __init__(self, birth: np.ndarray) -> None:
+        self.birth = birth
+        self.cache: dict[tuple[str, int, int], np.ndarray] = {}
+
+    def attain(self, span: Span) -> np.ndarray:
+        key = ("a", span.months, span.days)
+        if key not in self.cache:
+            self.cache[key] = np_attain(self.birth, span)
+        return self.cache[key]
+
+    def fy_of(self, span: Span, end: bool) -> np.ndarray:
+        key = ("e" if end else "s", span.months, span.days)
+        if key not in self.cache:
+            fy = np_fiscal_year(self.attain(span))
+            self.cache[key] = np_fy_end(fy) if end else np_fy_start(fy)
+        return self.cache[key]
+
+
+def _window_bounds(cw: _Win, memo: _Memo, *, clip: bool = True) -> tuple[np.ndarray, np.ndarray]:
     assert cw.from_age is not None
+    birth = memo.birth
     if cw.kind == "age":
-        f = np_attain(birth, cw.from_age)
-        u = np_attain(birth, cw.until_age) if cw.until_age else np.full(birth.shape, MAX_DATE)
+        f = memo.attain(cw.from_age)
+        u = memo.attain(cw.until_age) if cw.until_age else np.full(birth.shape, MAX_DATE)
     elif cw.kind == "fy_age":
         assert cw.until_age is not None
-        f = np_fy_start(np_fiscal_year(np_attain(birth, cw.from_age)))
-        u = np_fy_end(np_fiscal_year(np_attain(birth, cw.until_age)))
+        f = memo.fy_of(cw.from_age, end=False)
+        u = memo.fy_of(cw.until_age, end=True)
     else:  # fy_min: the fiscal year(s) of the effective range, for those at least that old by the year's end
         eff_fy_end = np_fy_end(np_fiscal_year(np.array([cw.eff_from]))[0])
-        ok = np_attain(birth, cw.from_age) <= eff_fy_end
+        ok = memo.attain(cw.from_age) <= eff_fy_end
         f = np.where(ok, cw.eff_from, MAX_DATE)
         u = np.where(ok, cw.eff_until, MIN_DATE)
     w = cw.source
@@ -204,29 +226,34 @@ def _window_bounds(cw: _Win, birth: np.ndarray, *, clip: bool = True) -> tuple[n
 def _select_window(fs: list[np.ndarray], us: list[np.ndarray], as_of: np.datetime64) -> tuple[np.ndarray, np.ndarray]:
     """Per person, the merged window containing ``as_of``, else the next one, else the last one."""
     n = len(fs[0])
-    f = np.full(n, MAX_DATE)
-    u = np.full(n, MIN_DATE)
-    chosen = np.zeros(n, bool)
-    for fk, uk in zip(fs, us, strict=True):  # containing as_of
-        m = ~chosen & (fk <= as_of) & (uk >= as_of)
-        f[m], u[m] = fk[m], uk[m]
-        chosen |= m
-    for fk, uk in zip(fs, us, strict=True):  # next upcoming: the smallest future start
-        m = ~chosen & (fk > as_of) & (fk <= uk) & (fk < f)
-        f[m], u[m] = fk[m], uk[m]
-    chosen |= f <= u
-    last_u = np.full(n, MIN_DATE)
-    for fk, uk in zip(fs, us, strict=True):  # the latest past window
-        m = ~chosen & (fk <= uk) & (uk > last_u)
-        f[m], u[m] = fk[m], uk[m]
-        last_u[m] = uk[m]
-    one = np.timedelta64(1, "D")
-    for _ in range(len(fs)):  # merge windows that overlap or touch the chosen one
-        for fk, uk in zip(fs, us, strict=True):
-            m = (fk <= uk) & (f <= u) & (fk <= u + one) & (uk + one >= f)
-            f = np.where(m, np.minimum(f, fk), f)
-            u = np.where(m, np.maximum(u, uk), u)
-    return f, u
+    big, small = MAX_DATE.view(np.int64), MIN_DATE.view(np.int64)
+    pairs = [(f.view(np.int64), u.view(np.int64)) for f, u in zip(fs, us, strict=True)]
+    pairs = [(f, u) for f, u in pairs if (f <= u).any()]  # windows nobody is in cost nothing
+    if not pairs:
+        return np.full(n, MAX_DATE), np.full(n, MIN_DATE)
+    if len(pairs) == 1:
+        return pairs[0][0].view("datetime64[D]"), pairs[0][1].view("datetime64[D]")
+    a = np.int64(as_of.view(np.int64))
+    F = np.stack([p[0] for p in pairs])
+    U = np.stack([p[1] for p in pairs])
+    valid = F <= U
+    contain = valid & (F <= a) & (U >= a)
+    has_contain = contain.any(axis=0)
+    fut = np.where(valid & (F > a), F, big)
+    has_fut = (fut < big).any(axis=0)
+    past = np.where(valid, U, small)
+    k = np.where(has_contain, contain.argmax(axis=0), np.where(has_fut, fut.argmin(axis=0), past.argmax(axis=0)))
+    cols = np.arange(n)
+    f = F[k, cols]
+    u = U[k, cols]
+    for _ in range(len(pairs) - 1):  # merge windows that overlap or touch the chosen one
+        m = valid & (F <= u + 1) & (U + 1 >= f)
+        nf = np.minimum(f, np.where(m, F, big).min(axis=0))
+        nu = np.maximum(u, np.where(m, U, small).max(axis=0))
+        if np.array_equal(nf, f) and np.array_equal(nu, u):
+            break
+        f, u = nf, nu
+    return f.view("datetime64[D]"), u.view("datetime64[D]")
 
 
 def _season(settings: Settings, fy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -313,13 +340,15 @@ class Engine:
         a = _d64(as_of)
         self._check(birth, history, a)
         order = np.lexsort((history.date, history.person)) if len(history) else np.zeros(0, np.int64)
-        out = {code: self._series(comp, birth, sex, history, order, a) for code, comp in self.compiled.items()}
+        memo = _Memo(birth)
+        out = {code: self._series(comp, memo, sex, history, order, a) for code, comp in self.compiled.items()}
         return PopulationResult(as_of=as_of, series=out)
 
     def _series(
-        self, comp: _Compiled, birth: np.ndarray, sex: np.ndarray, history: History, order: np.ndarray, a: np.datetime64
+        self, comp: _Compiled, memo: _Memo, sex: np.ndarray, history: History, order: np.ndarray, a: np.datetime64
     ) -> SeriesResult:
         s = comp.series
+        birth = memo.birth
         n = len(birth)
         repeat = s.repeat == "fiscal_year"
         cur_fy = np_fiscal_year(np.array([a]))
@@ -328,7 +357,7 @@ class Engine:
         # Age-only start of the windows (no effective dates), for plans that start "at the window".
         age_start = np.full(n, MAX_DATE)
         for cw in comp.windows:
-            f, u = _window_bounds(cw, birth, clip=False)
+            f, u = _window_bounds(cw, memo, clip=False)
             age_start = np.where(f <= u, np.minimum(age_start, f), age_start)
 
         # --- history: count valid doses --------------------------------------------------------
@@ -352,7 +381,7 @@ class Engine:
         # --- windows ---------------------------------------------------------------------------
         fs, us = [], []
         for cw in comp.windows:
-            f, u = _window_bounds(cw, birth)
+            f, u = _window_bounds(cw, memo)
             keep = np.ones(n, bool)
             if cw.source.product:
                 keep &= product == PRODUCT_INDEX[cw.source.product]
