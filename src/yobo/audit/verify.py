@@ -245,27 +245,39 @@ def verify(workers: int | None = None) -> VerifyResult:
             anchor_seq, anchor_hash = last, lh
             res.archives += 1
 
-        cur.execute("SELECT MIN(seq), MAX(seq), COUNT(*) FROM audit_access_log WHERE seq > %s", [anchor_seq])
-        lo, hi, n = cur.fetchone()
-        cur.execute("SELECT seq, hash FROM audit_chain_head WHERE id = 1")
-        head = cur.fetchone()
+        # One statement, so one snapshot: entries appended while we verify are left for the next run.
+        cur.execute(
+            "SELECT (SELECT MIN(seq) FROM audit_access_log WHERE seq > %s), (SELECT MAX(seq) FROM audit_access_log),"
+            " (SELECT seq FROM audit_chain_head WHERE id = 1), (SELECT hash FROM audit_chain_head WHERE id = 1),"
+            " (SELECT MAX(seq) FROM audit_checkpoint)",
+            [anchor_seq],
+        )
+        lo, hi, hseq0, hhash0, cp_max = cur.fetchone()
+        head = (hseq0, hhash0) if hseq0 is not None else None
+        if hi is not None and hi <= anchor_seq:
+            lo = hi = None  # only rows the archive already covers (should have been deleted with it)
+        n = (hi - lo + 1) if lo is not None and hi is not None else 0
 
-        if lo is not None:
-            res.first_seq, res.last_seq = lo, hi
-            if lo != anchor_seq + 1:
-                problems.append(Problem(anchor_seq + 1, "removed", ""))
-            w = workers or _default_workers(int(n))
-            res.workers = w
-            start = anchor_seq + 1
-            if w <= 1:
-                raw = cur.cursor if hasattr(cur, "cursor") else cur
-                prob, cnt, _, _ = _scan(_ParamCursor(raw, vendor), vendor, start, hi, anchor_hash)
-                res.entries = cnt
-                if prob:
-                    problems.append(prob)
-            else:
-                res.entries, prob_list = _parallel(vendor, start, hi, anchor_hash, w)
-                problems += prob_list
+    if lo is not None:
+        res.first_seq, res.last_seq = lo, hi
+        if lo != anchor_seq + 1:
+            problems.append(Problem(anchor_seq + 1, "removed", ""))
+        w = workers or _default_workers(int(n))
+        if connection.in_atomic_block:
+            w = 1  # other processes would not see this transaction's rows, and its connection must stay open
+        res.workers = w
+        start = anchor_seq + 1
+        if w <= 1:
+            with connection.cursor() as cur:
+                prob, cnt, _, _ = _scan(_ParamCursor(cur.cursor, vendor), vendor, start, hi, anchor_hash)
+            res.entries = cnt
+            if prob:
+                problems.append(prob)
+        else:
+            res.entries, prob_list = _parallel(vendor, start, hi, anchor_hash, w)
+            problems += prob_list
+
+    with connection.cursor() as cur:
         # Head: must name the last entry.
         if head is not None:
             hseq, hhash = int(head[0]), head[1]
@@ -288,7 +300,8 @@ def verify(workers: int | None = None) -> VerifyResult:
         # Checkpoints: signature, and the chain passes through each one.
         cur.execute(
             "SELECT c.seq, c.hash, c.at_us, c.key_id, c.signature, l.hash FROM audit_checkpoint c "
-            "LEFT JOIN audit_access_log l ON l.seq = c.seq ORDER BY c.seq"
+            "LEFT JOIN audit_access_log l ON l.seq = c.seq WHERE c.seq <= %s ORDER BY c.seq",
+            [max(hi or 0, anchor_seq, int(head[0]) if head else 0, cp_max or 0)],
         )
         last = hi if hi is not None else anchor_seq
         for cseq, chash, at_us, kid, sig, lhash in cur.fetchall():
