@@ -141,10 +141,10 @@ def record_verification(ctx: AccessContext, atena_no: str, verification: Verific
 
 def confirm_verification(ctx: AccessContext, verification_id: int) -> None:
     """Second-staff confirmation of a verification record (二人確認); not by the staff who recorded it."""
-    v = IdentityVerification.objects.filter(pk=verification_id).only("atena_no").first()
-    target = v.atena_no if v else ""
-    with door(ctx, Operation.UPDATE, resource=vault.VERIFICATION_RESOURCE, target=target):
+    with door(ctx, Operation.UPDATE, resource=vault.VERIFICATION_RESOURCE) as entry:
         rec = IdentityVerification.objects.select_for_update().filter(pk=verification_id).first()
+        if rec is not None:
+            entry.targets = [rec.atena_no]
         if rec is None:
             raise InputRejected(
                 f"確認記録 {verification_id} がありません。 / No verification record {verification_id}."

@@ -232,6 +232,8 @@ def test_verification_recorded_with_registration_and_confirmed_by_another(make_c
         services.confirm_verification(clerk, rec.pk)
     second = make_ctx(REG)
     services.confirm_verification(second, rec.pk)
+    e = last_entry()
+    assert (e.operation, e.resource, e.target, e.staff) == ("update", "mynumber.verification", "1001", second.username)
     with pytest.raises(InputRejected, match="確認済み"):
         services.confirm_verification(make_ctx(REG), rec.pk)
     [info] = selectors.verifications_for(second, "1001")
