@@ -185,16 +185,29 @@ def _shift(d: np.ndarray, months: int | np.ndarray) -> tuple[np.ndarray, np.ndar
     return ty, tm, day, _dim(ty, tm)
 
 
-def np_attain_months(birth: np.ndarray, months: int | np.ndarray) -> np.ndarray:
-    """Vectorised :func:`attain_months` over a ``datetime64[D]`` array."""
-    ty, tm, day, dim = _shift(birth, months)
+def np_attain_months(
+    birth: np.ndarray, months: int | np.ndarray, ymd: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+) -> np.ndarray:
+    """Vectorised :func:`attain_months` over a ``datetime64[D]`` array (``ymd``: its civil form, if known)."""
+    if ymd is None:
+        ty, tm, day, dim = _shift(birth, months)
+    else:
+        y, m, day = ymd
+        t = y * 12 + (m - 1) + np.asarray(months, np.int64)
+        ty, tm = t // 12, t % 12 + 1
+        dim = _dim(ty, tm)
     out = np.where(day <= dim, _from_civil(ty, tm, np.minimum(day, dim)) - 1, _from_civil(ty, tm, dim))
     return out.view("datetime64[D]")
 
 
-def np_attain(birth: np.ndarray, span: Span) -> np.ndarray:
+def np_civil(d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(year, month, day) int64 arrays of a ``datetime64[D]`` array."""
+    return _civil(_days(d))
+
+
+def np_attain(birth: np.ndarray, span: Span, ymd: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     if span.months:
-        return np_attain_months(birth, span.months) + np.timedelta64(span.days, "D")
+        return np_attain_months(birth, span.months, ymd) + np.timedelta64(span.days, "D")
     return birth + np.timedelta64(span.days, "D")
 
 

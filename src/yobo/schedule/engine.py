@@ -21,6 +21,7 @@ from yobo.schedule.ages import (
     Span,
     np_after_interval,
     np_attain,
+    np_civil,
     np_fiscal_year,
     np_fy_end,
     np_fy_start,
@@ -179,12 +180,13 @@ class _Memo:
 
     def __init__(self, birth: np.ndarray) -> None:
         self.birth = birth
+        self.ymd = np_civil(birth)
         self.cache: dict[tuple[str, int, int], np.ndarray] = {}
 
     def attain(self, span: Span) -> np.ndarray:
         key = ("a", span.months, span.days)
         if key not in self.cache:
-            self.cache[key] = np_attain(self.birth, span)
+            self.cache[key] = np_attain(self.birth, span, self.ymd)
         return self.cache[key]
 
     def fy_of(self, span: Span, end: bool) -> np.ndarray:
@@ -234,8 +236,12 @@ def _select_window(fs: list[np.ndarray], us: list[np.ndarray], as_of: np.datetim
     if len(pairs) == 1:
         return pairs[0][0].view("datetime64[D]"), pairs[0][1].view("datetime64[D]")
     a = np.int64(as_of.view(np.int64))
-    F = np.stack([p[0] for p in pairs])
-    U = np.stack([p[1] for p in pairs])
+    anyone = np.zeros(n, bool)
+    for f0, u0 in pairs:
+        anyone |= f0 <= u0
+    who = np.nonzero(anyone)[0]  # only people inside some window need the choice
+    F = np.stack([p[0][who] for p in pairs])
+    U = np.stack([p[1][who] for p in pairs])
     valid = F <= U
     contain = valid & (F <= a) & (U >= a)
     has_contain = contain.any(axis=0)
@@ -243,7 +249,7 @@ def _select_window(fs: list[np.ndarray], us: list[np.ndarray], as_of: np.datetim
     has_fut = (fut < big).any(axis=0)
     past = np.where(valid, U, small)
     k = np.where(has_contain, contain.argmax(axis=0), np.where(has_fut, fut.argmin(axis=0), past.argmax(axis=0)))
-    cols = np.arange(n)
+    cols = np.arange(len(who))
     f = F[k, cols]
     u = U[k, cols]
     for _ in range(len(pairs) - 1):  # merge windows that overlap or touch the chosen one
@@ -253,7 +259,11 @@ def _select_window(fs: list[np.ndarray], us: list[np.ndarray], as_of: np.datetim
         if np.array_equal(nf, f) and np.array_equal(nu, u):
             break
         f, u = nf, nu
-    return f.view("datetime64[D]"), u.view("datetime64[D]")
+    out_f = np.full(n, big)
+    out_u = np.full(n, small)
+    out_f[who] = f
+    out_u[who] = u
+    return out_f.view("datetime64[D]"), out_u.view("datetime64[D]")
 
 
 def _season(settings: Settings, fy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
