@@ -205,7 +205,9 @@ def np_civil(d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return _civil(_days(d))
 
 
-def np_attain(birth: np.ndarray, span: Span, ymd: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+def np_attain(
+    birth: np.ndarray, span: Span, ymd: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+) -> np.ndarray:
     if span.months:
         return np_attain_months(birth, span.months, ymd) + np.timedelta64(span.days, "D")
     return birth + np.timedelta64(span.days, "D")

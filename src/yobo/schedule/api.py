@@ -117,8 +117,10 @@ def evaluate(
         for r, dn, why in zip(sr.rows, sr.row_dose, sr.row_reason, strict=True):
             rec = history[int(r)]
             ja, en = REASONS[int(why)]
-            checks.append(DoseCheck(rec.vaccine, rec.date, code, int(dn) or None, int(why) == VALID,
-                                    en.split(";")[0].replace(" ", "_") if why else "valid", f"{ja} / {en}"))  # fmt: skip
+            code_word = en.split(";")[0].replace(" ", "_") if why else "valid"
+            checks.append(
+                DoseCheck(rec.vaccine, rec.date, code, int(dn) or None, int(why) == VALID, code_word, f"{ja} / {en}")
+            )
         ef, eu = sr.eligible_from[0], sr.eligible_until[0]
         out.append(
             SeriesStatus(
@@ -141,7 +143,9 @@ def read_history(path: str | Path) -> list[DoseRecord]:
     try:
         text = p.read_bytes().decode("utf-8-sig")
     except OSError as exc:
-        raise ScheduleInputError(f"接種履歴ファイルを読めません: {p} / cannot read history file ({exc.strerror})") from None
+        raise ScheduleInputError(
+            f"接種履歴ファイルを読めません: {p} / cannot read history file ({exc.strerror})"
+        ) from None
     except UnicodeDecodeError:
         raise ScheduleInputError(f"{p}: UTF-8 で保存してください / history file must be UTF-8") from None
     return parse_history_csv(text, name=str(p))

@@ -64,7 +64,9 @@ def cmd_rules(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="yobo schedule", description="定期接種スケジュール / routine immunization schedule")
+    ap = argparse.ArgumentParser(
+        prog="yobo schedule", description="定期接種スケジュール / routine immunization schedule"
+    )
     sub = ap.add_subparsers(dest="cmd", required=True)
     due = sub.add_parser("due", help="ある日の接種対象・次回接種 / what is due for a person on a date")
     due.add_argument("--birth-date", required=True, help="生年月日 YYYY-MM-DD")
@@ -73,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     due.add_argument("--history", help="接種履歴 CSV: vaccine,date[,product]")
     due.add_argument("--json", action="store_true", help="JSON (CONTRACTS.md §2)")
     due.add_argument("--aged-65-reading", default="age_on_day", choices=["age_on_day", "fiscal_year_cohort"],
-                     help="「65歳の者」の読み方 (city setting; default: the legal reading, age on the day)")  # fmt: skip
+                     help="「65歳の者」の読み方 (city setting; default: the legal reading)")  # fmt: skip
     due.set_defaults(func=cmd_due)
     rules = sub.add_parser("rules", help="定期接種の規則一覧 / the rules table with legal sources")
     rules.add_argument("--format", default="text", choices=["text", "markdown", "html", "json"])

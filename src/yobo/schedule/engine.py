@@ -35,10 +35,16 @@ VALID, TOO_YOUNG, TOO_SOON, TOO_OLD, EXTRA = 0, 1, 2, 3, 4
 REASONS = {
     VALID: ("有効", "valid"),
     TOO_YOUNG: ("接種可能な年齢（月齢）に達する前の接種のため数えません", "given before the minimum age; not counted"),
-    TOO_SOON: ("前回接種からの間隔が不足しているため数えません", "interval since the previous dose too short; not counted"),
+    TOO_SOON: (
+        "前回接種からの間隔が不足しているため数えません",
+        "interval since the previous dose too short; not counted",
+    ),
     TOO_OLD: ("この回の接種の上限年齢（月齢）を超えているため数えません", "given after the maximum age for this dose"),
     EXTRA: ("必要な回数を超えた接種のため数えません", "more doses than the schedule needs; not counted"),
 }
+
+
+_Date = date  # History has a field named "date"
 
 
 class ScheduleInputError(InputRejected):
@@ -64,7 +70,8 @@ CODE_INDEX = {c: i for i, c in enumerate(_all_codes())}
 PRODUCT_INDEX = {p: i for i, p in enumerate(_all_products())}
 PRODUCT_ALIASES = {
     "1価": "RV1", "ロタリックス": "RV1", "5価": "RV5", "ロタテック": "RV5",
-    "2価": "2vHPV", "サーバリックス": "2vHPV", "4価": "4vHPV", "ガーダシル": "4vHPV", "9価": "9vHPV", "シルガード9": "9vHPV",
+    "2価": "2vHPV", "サーバリックス": "2vHPV", "4価": "4vHPV", "ガーダシル": "4vHPV",
+    "9価": "9vHPV", "シルガード9": "9vHPV",
     "生": "LZV", "生ワクチン": "LZV", "組換え": "RZV", "シングリックス": "RZV",
 }  # fmt: skip
 
@@ -105,12 +112,10 @@ class History:
 
     @classmethod
     def empty(cls) -> History:
-        return cls(
-            np.zeros(0, np.int64), np.zeros(0, np.int16), np.zeros(0, "datetime64[D]"), np.zeros(0, np.int16)
-        )
+        return cls(np.zeros(0, np.int64), np.zeros(0, np.int16), np.zeros(0, "datetime64[D]"), np.zeros(0, np.int16))
 
     @classmethod
-    def from_records(cls, records: Iterable[tuple[int, str, date, str | None]]) -> History:
+    def from_records(cls, records: Iterable[tuple[int, str, _Date, str | None]]) -> History:
         """Rows of (person index, vaccine code, date, product or None). Codes are checked here."""
         rows = list(records)
         if not rows:
@@ -166,10 +171,13 @@ def _compile_windows(series: Series, settings: Settings) -> list[_Win]:
         if w.reading == "aged_65" and settings.aged_65_reading == "fiscal_year_cohort" and w.from_age:
             out.append(_Win("fy_age", w, w.from_age, w.from_age, None, ef, eu))
         elif w.kind == "fy_cohort":
-            out.extend(_Win("fy_age", w, Span(a * 12, 0, f"{a}y"), Span(a * 12, 0, f"{a}y"), a, ef, eu)
-                       for a in w.cohort_ages)
+            out.extend(
+                _Win("fy_age", w, Span(a * 12, 0, f"{a}y"), Span(a * 12, 0, f"{a}y"), a, ef, eu) for a in w.cohort_ages
+            )
             if w.cohort_min_age is not None:
-                out.append(_Win("fy_min", w, Span(w.cohort_min_age * 12, 0, f"{w.cohort_min_age}y"), None, None, ef, eu))
+                out.append(
+                    _Win("fy_min", w, Span(w.cohort_min_age * 12, 0, f"{w.cohort_min_age}y"), None, None, ef, eu)
+                )
         else:
             out.append(_Win(w.kind, w, w.from_age, w.until_age, None, ef, eu))
     return out
@@ -198,15 +206,15 @@ class _Memo:
 
 
 def _window_bounds(cw: _Win, memo: _Memo, *, clip: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    assert cw.from_age is not None
+    if cw.from_age is None:  # rejected by the loader; kept for the type checker
+        raise ValueError(f"window {cw.source.id} has no from_age")
     birth = memo.birth
     if cw.kind == "age":
         f = memo.attain(cw.from_age)
         u = memo.attain(cw.until_age) if cw.until_age else np.full(birth.shape, MAX_DATE)
     elif cw.kind == "fy_age":
-        assert cw.until_age is not None
         f = memo.fy_of(cw.from_age, end=False)
-        u = memo.fy_of(cw.until_age, end=True)
+        u = memo.fy_of(cw.until_age or cw.from_age, end=True)
     else:  # fy_min: the fiscal year(s) of the effective range, for those at least that old by the year's end
         eff_fy_end = np_fy_end(np_fiscal_year(np.array([cw.eff_from]))[0])
         ok = memo.attain(cw.from_age) <= eff_fy_end
@@ -243,9 +251,9 @@ def _select_window(fs: list[np.ndarray], us: list[np.ndarray], as_of: np.datetim
     F = np.stack([p[0][who] for p in pairs])
     U = np.stack([p[1][who] for p in pairs])
     valid = F <= U
-    contain = valid & (F <= a) & (U >= a)
+    contain = valid & (a >= F) & (a <= U)
     has_contain = contain.any(axis=0)
-    fut = np.where(valid & (F > a), F, big)
+    fut = np.where(valid & (a < F), F, big)
     has_fut = (fut < big).any(axis=0)
     past = np.where(valid, U, small)
     k = np.where(has_contain, contain.argmax(axis=0), np.where(has_fut, fut.argmin(axis=0), past.argmax(axis=0)))
@@ -253,7 +261,7 @@ def _select_window(fs: list[np.ndarray], us: list[np.ndarray], as_of: np.datetim
     f = F[k, cols]
     u = U[k, cols]
     for _ in range(len(pairs) - 1):  # merge windows that overlap or touch the chosen one
-        m = valid & (F <= u + 1) & (U + 1 >= f)
+        m = valid & (u + 1 >= F) & (f <= U + 1)
         nf = np.minimum(f, np.where(m, F, big).min(axis=0))
         nu = np.maximum(u, np.where(m, U, small).max(axis=0))
         if np.array_equal(nf, f) and np.array_equal(nu, u):
@@ -455,10 +463,7 @@ class Engine:
         min_start = np.full(m, MAX_DATE)
         for use_effective in (True, False):
             for p_i, p in enumerate(comp.plans):
-                if comp.plan_product[p_i] >= 0:
-                    ok = prod == comp.plan_product[p_i]
-                else:
-                    ok = np.ones(m, bool)
+                ok = prod == comp.plan_product[p_i] if comp.plan_product[p_i] >= 0 else np.ones(m, bool)
                 start = age_start if p.start_from is None else np_attain(bd, p.start_from)
                 min_start = np.where(ok, np.minimum(min_start, start), min_start)
                 ok &= (plan < 0) & (d >= start)
@@ -598,9 +603,7 @@ class Engine:
                 nxt[hit] += 1
 
     @staticmethod
-    def _earliest(
-        p: Plan, k: int, bd: np.ndarray, last: np.ndarray, vd: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def _earliest(p: Plan, k: int, bd: np.ndarray, last: np.ndarray, vd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(minimum-age date, minimum-interval date) for dose ``k`` of plan ``p``."""
         dose = p.doses[k - 1]
         low = np_attain(bd, dose.min_age) if dose.min_age is not None else np.full(len(bd), MIN_DATE)

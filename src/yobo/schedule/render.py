@@ -127,12 +127,16 @@ def _flat(r: dict[str, Any]) -> list[list[str]]:
             r["name"] if i == 0 else "",
             r["category"] if i == 0 else "",
             w["text"] if w else "",
-            (w["effective"] if w else "") + (f"（接種計画 {p['effective']}）" if p and p["effective"] != "— 〜" else ""),
+            (w["effective"] if w else "") + _plan_eff(p),
             p["text"] if p else "",
             "；".join(x for x in ((w or {}).get("standard", ""), (p or {}).get("standard", "")) if x),
             "；".join(x for x in ((w or {}).get("source", ""), (p or {}).get("source", "")) if x),
         ])  # fmt: skip
     return lines
+
+
+def _plan_eff(p: dict[str, Any] | None) -> str:
+    return f"（接種計画 {p['effective']}）" if p and p["effective"] != "— 〜" else ""
 
 
 def _markdown(data: list[dict[str, Any]]) -> str:
@@ -143,8 +147,8 @@ def _markdown(data: list[dict[str, Any]]) -> str:
     out.append("")
     for r in data:
         if r["notes"] or len(r["counted_by"]) > 1:
-            out.append(f"- **{r['code']}**: " + " ".join(r["notes"])
-                       + (f" 数える接種: {', '.join(r['counted_by'])}" if len(r["counted_by"]) > 1 else ""))  # fmt: skip
+            counted = f" 数える接種: {', '.join(r['counted_by'])}" if len(r["counted_by"]) > 1 else ""
+            out.append(f"- **{r['code']}**: " + " ".join(r["notes"]) + counted)
     return "\n".join(out) + "\n"
 
 

@@ -147,6 +147,12 @@ def _window(raw: dict[str, Any], where: str) -> Window:
     if "source" not in raw:
         raise RuleError(f"{where}: every window cites its source")
     rdb = raw.get("requires_dose_between")
+    between: tuple[date, date] | None = None
+    if rdb:
+        lo, hi = _d(rdb[0]), _d(rdb[1])
+        if lo is None or hi is None:
+            raise RuleError(f"{where}: requires_dose_between needs two dates")
+        between = (lo, hi)
     w = Window(
         id=raw.get("id", kind),
         kind=kind,
@@ -160,7 +166,7 @@ def _window(raw: dict[str, Any], where: str) -> Window:
         born_from=_d(raw.get("born_from")),
         born_until=_d(raw.get("born_until")),
         product=raw.get("product"),
-        requires_dose_between=(_d(rdb[0]), _d(rdb[1])) if rdb else None,  # type: ignore[assignment]
+        requires_dose_between=between,
         reading=raw.get("reading"),
         standard=raw.get("standard", ""),
         note=raw.get("note", ""),

@@ -74,14 +74,22 @@ def test_mr2_april_first_and_second_births_fall_in_different_years() -> None:
 
 def test_month_end_birth() -> None:
     s = status("HIB", date(2018, 12, 31), date(2019, 2, 28))
-    assert s is not None and (s.status, s.eligible_from, s.eligible_until) == ("due", date(2019, 2, 28), date(2023, 12, 30))
+    assert s is not None and (s.status, s.eligible_from, s.eligible_until) == (
+        "due",
+        date(2019, 2, 28),
+        date(2023, 12, 30),
+    )
     s = status("HIB", date(2018, 12, 31), date(2019, 2, 27))
     assert s is not None and s.status == "upcoming"
 
 
 def test_leap_day_birth() -> None:
     s = status("MR1", date(2020, 2, 29), date(2021, 2, 28))
-    assert s is not None and (s.status, s.eligible_from, s.eligible_until) == ("due", date(2021, 2, 28), date(2022, 2, 28))
+    assert s is not None and (s.status, s.eligible_from, s.eligible_until) == (
+        "due",
+        date(2021, 2, 28),
+        date(2022, 2, 28),
+    )
     s = status("MR1", date(2020, 2, 29), date(2021, 2, 27))
     assert s is not None and s.status == "upcoming"
 
@@ -107,15 +115,27 @@ def test_pentavalent_started_april_2024() -> None:
 def test_hz_b_starts_april_2025_and_cohorts() -> None:
     # Still 65 on 2025-04-01 (66 on 2025-04-30): a target for the last month of age 65.
     s = status("HZ-B", date(1959, 5, 1), date(2025, 3, 31))
-    assert s is not None and (s.status, s.eligible_from, s.eligible_until) == ("upcoming", date(2025, 4, 1), date(2025, 4, 30))
+    assert s is not None and (s.status, s.eligible_from, s.eligible_until) == (
+        "upcoming",
+        date(2025, 4, 1),
+        date(2025, 4, 30),
+    )
     # 66 before April 2025: next chance is the cohort of those reaching 70 in FY2028.
     s = status("HZ-B", date(1959, 3, 1), date(2025, 3, 31))
     assert s is not None and (s.status, s.eligible_from) == ("upcoming", date(2028, 4, 1))
     s = status("HZ-B", date(1960, 1, 10), date(2025, 3, 31))
-    assert s is not None and (s.status, s.eligible_from, s.eligible_until) == ("upcoming", date(2025, 4, 1), date(2026, 1, 9))
+    assert s is not None and (s.status, s.eligible_from, s.eligible_until) == (
+        "upcoming",
+        date(2025, 4, 1),
+        date(2026, 1, 9),
+    )
     # Reaching 70 on 2025-04-01 (born 1955-04-02): FY2025 cohort. Born 1955-04-01 reached 70 in FY2024.
     s = status("HZ-B", date(1955, 4, 2), date(2025, 4, 1))
-    assert s is not None and (s.status, s.eligible_from, s.eligible_until) == ("due", date(2025, 4, 1), date(2026, 3, 31))
+    assert s is not None and (s.status, s.eligible_from, s.eligible_until) == (
+        "due",
+        date(2025, 4, 1),
+        date(2026, 3, 31),
+    )
     s = status("HZ-B", date(1955, 4, 1), date(2025, 4, 1))
     assert s is not None and (s.status, s.eligible_from) == ("upcoming", date(2029, 4, 1))  # 75 in FY2029
     # Everyone 100 or over, in FY2025 only.
@@ -127,7 +147,11 @@ def test_hz_b_starts_april_2025_and_cohorts() -> None:
 
 def test_ppsv_b_cohorts_before_fy2024_and_age_65_after() -> None:
     s = status("PPSV-B", date(1950, 6, 1), date(2016, 6, 1))  # 65 in FY2015, window ended; 70 in FY2020
-    assert s is not None and (s.status, s.eligible_from, s.eligible_until) == ("upcoming", date(2020, 4, 1), date(2021, 3, 31))
+    assert s is not None and (s.status, s.eligible_from, s.eligible_until) == (
+        "upcoming",
+        date(2020, 4, 1),
+        date(2021, 3, 31),
+    )
     s = status("PPSV-B", date(1955, 6, 1), date(2025, 6, 1))  # 70 in FY2025: no cohort any more
     assert s is not None and s.status == "expired"
 
@@ -135,7 +159,11 @@ def test_ppsv_b_cohorts_before_fy2024_and_age_65_after() -> None:
 def test_aged_65_reading_is_a_city_setting() -> None:
     fy = Settings(aged_65_reading="fiscal_year_cohort")
     s = status("PPSV-B", OLD, date(2025, 4, 1), settings=fy)
-    assert s is not None and (s.status, s.eligible_from, s.eligible_until) == ("due", date(2025, 4, 1), date(2026, 3, 31))
+    assert s is not None and (s.status, s.eligible_from, s.eligible_until) == (
+        "due",
+        date(2025, 4, 1),
+        date(2026, 3, 31),
+    )
     s = status("PPSV-B", OLD, date(2025, 4, 1))
     assert s is not None and s.status == "upcoming"
 
@@ -143,7 +171,11 @@ def test_aged_65_reading_is_a_city_setting() -> None:
 def test_flu_season_setting_and_yearly_dose() -> None:
     season = Settings(season=((10, 1), (1, 31)))
     s = status("FLU-B", date(1950, 1, 1), date(2025, 9, 30), settings=season)
-    assert s is not None and (s.status, s.eligible_from, s.eligible_until) == ("upcoming", date(2025, 10, 1), date(2026, 1, 31))
+    assert s is not None and (s.status, s.eligible_from, s.eligible_until) == (
+        "upcoming",
+        date(2025, 10, 1),
+        date(2026, 1, 31),
+    )
     s = status("FLU-B", date(1950, 1, 1), date(2026, 2, 1), settings=season)
     assert s is not None and s.status == "expired"
     s = status("FLU-B", date(1950, 1, 1), date(2026, 2, 1), history=[dose("FLU-B", date(2025, 11, 1))], settings=season)
@@ -160,13 +192,21 @@ def test_je_special_measure_until_20() -> None:
     s = status("JE1", b, date(2020, 5, 5))
     assert s is not None and s.status == "expired"
     s = status("JE1", date(2007, 4, 2), date(2017, 1, 1))  # second special cohort: 9..13 years
-    assert s is not None and (s.status, s.eligible_from, s.eligible_until) == ("due", date(2016, 4, 1), date(2020, 4, 1))
+    assert s is not None and (s.status, s.eligible_from, s.eligible_until) == (
+        "due",
+        date(2016, 4, 1),
+        date(2020, 4, 1),
+    )
 
 
 def test_hpv_catch_up_and_its_extension() -> None:
     b = date(2000, 1, 1)
     s = status("HPV", b, date(2024, 6, 1), "F")
-    assert s is not None and (s.status, s.eligible_from, s.eligible_until) == ("due", date(2022, 4, 1), date(2025, 3, 31))
+    assert s is not None and (s.status, s.eligible_from, s.eligible_until) == (
+        "due",
+        date(2022, 4, 1),
+        date(2025, 3, 31),
+    )
     s = status("HPV", b, date(2025, 6, 1), "F")
     assert s is not None and s.status == "expired"
     s = status("HPV", b, date(2025, 6, 1), "F", [dose("HPV", date(2024, 10, 1))])

@@ -14,15 +14,29 @@ from yobo.schedule.rules import load_series
 def test_due_json_contract(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     hist = tmp_path / "h.csv"
     hist.write_text("vaccine,date\nBCG,2024-12-01\nPCV,2024-08-20\n", encoding="utf-8")
-    rc = main(["due", "--birth-date", "2024-06-15", "--sex", "F", "--as-of", "2025-01-10", "--history", str(hist), "--json"])
+    rc = main(
+        ["due", "--birth-date", "2024-06-15", "--sex", "F", "--as-of", "2025-01-10", "--history", str(hist), "--json"]
+    )
     assert rc == 0
     out = json.loads(capsys.readouterr().out)
     by = {r["vaccine"]: r for r in out}
     assert set(out[0]) == {"vaccine", "dose", "status", "eligible_from", "eligible_until"}
-    assert by["BCG"] == {"vaccine": "BCG", "dose": 1, "status": "complete", "eligible_from": "2024-06-15", "eligible_until": "2025-06-14"}
+    assert by["BCG"] == {
+        "vaccine": "BCG",
+        "dose": 1,
+        "status": "complete",
+        "eligible_from": "2024-06-15",
+        "eligible_until": "2025-06-14",
+    }
     assert by["PCV"]["dose"] == 2 and by["PCV"]["status"] == "due"
     assert by["ROTA"]["status"] == "expired"
-    assert by["MR1"] == {"vaccine": "MR1", "dose": 1, "status": "upcoming", "eligible_from": "2025-06-14", "eligible_until": "2026-06-14"}
+    assert by["MR1"] == {
+        "vaccine": "MR1",
+        "dose": 1,
+        "status": "upcoming",
+        "eligible_from": "2025-06-14",
+        "eligible_until": "2026-06-14",
+    }
     assert {r["status"] for r in out} <= {"due", "upcoming", "complete", "expired"}
     assert "DPT-IPV" in by and "HPV" in by
 
@@ -30,7 +44,9 @@ def test_due_json_contract(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
 def test_due_table_and_invalid_dose_note(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     hist = tmp_path / "h.csv"
     hist.write_text("\ufeffvaccine,date\nPCV,2024-08-10\n", encoding="utf-8")
-    assert main(["due", "--birth-date", "2024-06-15", "--sex", "M", "--as-of", "2025-01-10", "--history", str(hist)]) == 0
+    assert (
+        main(["due", "--birth-date", "2024-06-15", "--sex", "M", "--as-of", "2025-01-10", "--history", str(hist)]) == 0
+    )
     out = capsys.readouterr().out
     assert "接種対象(due)" in out and "PCV 2024-08-10" in out and "接種可能な年齢" in out
 
@@ -47,7 +63,9 @@ def test_due_table_and_invalid_dose_note(tmp_path: Path, capsys: pytest.CaptureF
         (["--birth-date", "2026-02-03"], None, "基準日より後"),
     ],
 )
-def test_bad_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], csv: str | None, needle: str) -> None:
+def test_bad_input_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], csv: str | None, needle: str
+) -> None:
     argv = ["due", "--sex", "F", "--as-of", "2025-01-10", *args]
     if csv is not None:
         f = tmp_path / "h.csv"
@@ -59,7 +77,22 @@ def test_bad_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str], a
 
 
 def test_missing_history_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["due", "--birth-date", "2024-02-03", "--sex", "F", "--as-of", "2025-01-10", "--history", str(tmp_path / "no.csv")]) == 2
+    assert (
+        main(
+            [
+                "due",
+                "--birth-date",
+                "2024-02-03",
+                "--sex",
+                "F",
+                "--as-of",
+                "2025-01-10",
+                "--history",
+                str(tmp_path / "no.csv"),
+            ]
+        )
+        == 2
+    )
     assert "読めません" in capsys.readouterr().err
 
 

@@ -25,7 +25,7 @@ ENGINE = Engine()
 def test_no_gap_inside_a_window(birth: date, code: str, frac: float) -> None:
     """Any day between eligible_from and eligible_until is due, with the same window reported."""
     first = status(code, birth, max(birth, date(2026, 4, 1)))
-    if first is None or first.status == "upcoming" and first.eligible_from > date(2040, 1, 1):
+    if first is None or (first.status == "upcoming" and first.eligible_from > date(2040, 1, 1)):
         return
     span = (first.eligible_until - first.eligible_from).days
     for day in (first.eligible_from, first.eligible_from + timedelta(days=int(span * frac)), first.eligible_until):
@@ -56,7 +56,10 @@ def test_mr2_consecutive_birthdays_neither_gap_nor_overlap(birth: date) -> None:
     a = status("MR2", birth, birth)
     b = status("MR2", nxt, nxt)
     assert a is not None and b is not None
-    assert (b.eligible_from, b.eligible_until) == (a.eligible_from, a.eligible_until) or b.eligible_from == a.eligible_until + ONE
+    assert (b.eligible_from, b.eligible_until) == (
+        a.eligible_from,
+        a.eligible_until,
+    ) or b.eligible_from == a.eligible_until + ONE
     assert a.eligible_from.month == 4 and a.eligible_from.day == 1
     entry = a.eligible_until + ONE  # primary school entry: the first 1 April after reaching 6
     assert attain_years(birth, 6) < entry <= attain_years(birth, 6) + timedelta(days=366)
@@ -64,7 +67,10 @@ def test_mr2_consecutive_birthdays_neither_gap_nor_overlap(birth: date) -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.dates(min_value=date(1940, 1, 1), max_value=date(1959, 3, 31)), st.dates(min_value=date(2024, 4, 1), max_value=date(2030, 3, 31)))
+@given(
+    st.dates(min_value=date(1940, 1, 1), max_value=date(1959, 3, 31)),
+    st.dates(min_value=date(2024, 4, 1), max_value=date(2030, 3, 31)),
+)
 def test_seasonal_b_windows_tile_the_years(birth: date, as_of: date) -> None:
     """FLU-B: the season window ends on 31 March and the next starts the next day."""
     s = status("FLU-B", birth, as_of)
@@ -74,7 +80,10 @@ def test_seasonal_b_windows_tile_the_years(birth: date, as_of: date) -> None:
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.dates(min_value=date(1915, 1, 1), max_value=date(1962, 12, 31)), st.dates(min_value=date(2025, 4, 1), max_value=date(2026, 3, 31)))
+@given(
+    st.dates(min_value=date(1915, 1, 1), max_value=date(1962, 12, 31)),
+    st.dates(min_value=date(2025, 4, 1), max_value=date(2026, 3, 31)),
+)
 def test_hz_b_fy2025_targets_match_the_order(birth: date, day: date) -> None:
     """In FY2025: due iff aged 65 on the day, or reaching 70, 75, ..., 100 in the year, or 100 and over."""
     age_end = max(a for a in range(0, 130) if attain_years(birth, a) <= date(2026, 3, 31))
@@ -93,7 +102,11 @@ def test_ppsv_fiscal_year_reading_gives_whole_year_to_the_65_cohort(birth: date)
     if fy65 < 2024:
         return
     s = status("PPSV-B", birth, date(fy65, 4, 1), settings=Settings(aged_65_reading="fiscal_year_cohort"))
-    assert s is not None and (s.status, s.eligible_from, s.eligible_until) == ("due", date(fy65, 4, 1), date(fy65 + 1, 3, 31))
+    assert s is not None and (s.status, s.eligible_from, s.eligible_until) == (
+        "due",
+        date(fy65, 4, 1),
+        date(fy65 + 1, 3, 31),
+    )
 
 
 VACCINES = ["HIB", "PCV", "DPT-IPV-HIB", "DPT-IPV", "BCG", "MR1", "VAR", "JE1", "HEPB", "HPV", "ROTA"]
