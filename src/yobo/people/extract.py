@@ -398,217 +398,202 @@ class ExtractResult:
             raise RuntimeError("an ExtractResult can be iterated only once")
         self._consumed = True
         if not self._header_ok:
-            return
-        yield from self._rows()
+            return iter(())
+        return _rows(self)
 
-    def _rows(self) -> Iterator[ResidentRecord]:
-        with self._open() as f:
-            reader = csv.reader(f, strict=True)
+
+def _rows(res: ExtractResult) -> Iterator[ResidentRecord]:  # one flat hot loop: kept long on purpose
+    """Stream the valid rows of ``res``; record problems and rejected rows on it as they are found."""
+    file, problems, rejected = res.file, res.problems, res.rejected
+    ix = res._index
+    ncols = len(res.header)
+    as_of = res.as_of
+    oldest_year = as_of.year - MAX_AGE_YEARS
+    i_atena, i_house, i_name, i_kana = ix[ATENA], ix[HOUSEHOLD], ix[NAME_KANJI], ix[NAME_KANA]
+    i_birth, i_sex, i_addr, i_status = ix[BIRTH], ix[SEX], ix[ADDRESS], ix[STATUS]
+    i_mn, i_rel, i_postal = ix.get(MY_NUMBER), ix.get(RELATIONSHIP), ix.get(POSTAL)
+    i_extra, i_reason = ix.get(ADDRESS_EXTRA), ix.get(CHANGE_REASON)
+    i_cdate, i_phone = ix.get(CHANGE_DATE), ix.get(PHONE)
+    seen_atena: dict[str, int] = {}
+    # My Number -> 宛名番号 (str values keep the dict out of the garbage collector's way).
+    seen_mn: dict[str, str] = {}
+    sex_map, status_map = _SEX, _STATUS
+    date_cache, kana_cache, kanji_cache = _date_cache, _kana_cache, _kanji_cache
+    cd = check_digit
+    record = ResidentRecord
+    row = 1  # the header is row 1
+    n_read = n_ok = 0
+    f = res._open()
+    reader = csv.reader(f, strict=True)
+    try:
+        next(reader)  # the header, already checked
+    except (StopIteration, csv.Error):
+        f.close()
+        return
+    try:
+        while True:
             try:
-                next(reader)  # the header, already checked
-            except (StopIteration, csv.Error):
-                return
-            state = _RowState(self)
-            try:
-                while True:
-                    try:
-                        yield from state.run(reader)
-                        return
-                    except csv.Error as exc:
-                        # The csv module resumes on the next line after an error.
-                        state.row += 1
-                        state.read += 1
-                        msg = (
-                            f"CSVの形式が正しくありません（引用符\"の対応を確認してください。ファイルの{reader.line_num}"
-                            f"行目付近） / malformed CSV near line {reader.line_num}: {exc}"
-                        )
-                        self.problems.append(Problem(self.file, state.row, None, msg))
-                        self.rejected.append(RejectedRow(state.row, [], [msg]))
-            finally:
-                self.rows_read, self.rows_ok = state.read, state.ok
+                for cells in reader:
+                    row += 1
+                    if len(cells) != ncols:
+                        if not cells or (len(cells) == 1 and not cells[0].strip()):
+                            continue  # a blank line
+                        n_read += 1
+                        msg = _column_count(ncols, cells)
+                        problems.append(Problem(file, row, None, msg))
+                        rejected.append(RejectedRow(row, cells, [msg]))
+                        continue
+                    n_read += 1
+                    errs: list[tuple[str, str]] = []
 
-
-class _RowState:
-    """The per-file state of the row loop (row counter, duplicate maps), so the loop can restart
-    after a CSV syntax error without losing it."""
-
-    def __init__(self, result: ExtractResult) -> None:
-        self.result = result
-        self.row = 1  # the header is row 1
-        self.read = 0
-        self.ok = 0
-        self.seen_atena: dict[str, int] = {}
-        # My Number -> 宛名番号 (a str, so the GC has no million tuples to scan).
-        self.seen_mn: dict[str, str] = {}
-
-    def run(self, reader: Iterator[list[str]]) -> Iterator[ResidentRecord]:
-        res = self.result
-        file, problems, rejected = res.file, res.problems, res.rejected
-        ix = res._index
-        ncols = len(res.header)
-        as_of = res.as_of
-        oldest_year = as_of.year - MAX_AGE_YEARS
-        i_atena, i_house, i_name, i_kana = ix[ATENA], ix[HOUSEHOLD], ix[NAME_KANJI], ix[NAME_KANA]
-        i_birth, i_sex, i_addr, i_status = ix[BIRTH], ix[SEX], ix[ADDRESS], ix[STATUS]
-        i_mn, i_rel, i_postal = ix.get(MY_NUMBER), ix.get(RELATIONSHIP), ix.get(POSTAL)
-        i_extra, i_reason = ix.get(ADDRESS_EXTRA), ix.get(CHANGE_REASON)
-        i_cdate, i_phone = ix.get(CHANGE_DATE), ix.get(PHONE)
-        seen_atena, seen_mn = self.seen_atena, self.seen_mn
-        sex_map, status_map = _SEX, _STATUS
-        date_cache, kana_cache, kanji_cache = _date_cache, _kana_cache, _kanji_cache
-        cd = check_digit
-        record = ResidentRecord
-        row = self.row
-        try:
-            for cells in reader:
-                row += 1
-                if len(cells) != ncols:
-                    if not cells or (len(cells) == 1 and not cells[0].strip()):
-                        continue  # a blank line
-                    self.read += 1
-                    msg = _column_count(ncols, cells)
-                    problems.append(Problem(file, row, None, msg))
-                    rejected.append(RejectedRow(row, cells, [msg]))
-                    continue
-                self.read += 1
-                errs: list[tuple[str, str]] = []
-
-                # 宛名番号 / 世帯番号
-                s = cells[i_atena].strip()
-                atena = s if s.isascii() and s.isdigit() else _key_digits(s)
-                if not s:
-                    errs.append((ATENA, M_REQUIRED_EMPTY))
-                elif atena is None or len(atena) > MAX_KEY_DIGITS:
-                    errs.append((ATENA, M_KEY))
-                    atena = None
-                elif atena in seen_atena:
-                    errs.append((ATENA, _dup_atena(seen_atena[atena], row)))
-                else:
-                    seen_atena[atena] = row
-                s = cells[i_house].strip()
-                house = s if s.isascii() and s.isdigit() else _key_digits(s)
-                if not s:
-                    errs.append((HOUSEHOLD, M_REQUIRED_EMPTY))
-                elif house is None or len(house) > MAX_KEY_DIGITS:
-                    errs.append((HOUSEHOLD, M_KEY))
-
-                # 個人番号 (optional)
-                mn: str | None = None
-                if i_mn is not None and (s := cells[i_mn].strip()):
-                    n = s if len(s) == 12 and s.isascii() and s.isdigit() else _mn_normalize(s)
-                    if len(n) != 12 or not n.isascii() or not n.isdigit():
-                        errs.append((MY_NUMBER, M_MN_FORM))
-                    elif n == "000000000000":
-                        errs.append((MY_NUMBER, M_MN_ZERO))
-                    elif cd(n[:11]) != ord(n[11]) - 48:
-                        errs.append((MY_NUMBER, M_MN_CHECK))
+                    # 宛名番号 / 世帯番号
+                    s = cells[i_atena].strip()
+                    atena = s if s.isascii() and s.isdigit() else _key_digits(s)
+                    if not s:
+                        errs.append((ATENA, M_REQUIRED_EMPTY))
+                    elif atena is None or len(atena) > MAX_KEY_DIGITS:
+                        errs.append((ATENA, M_KEY))
+                        atena = None
+                    elif atena in seen_atena:
+                        errs.append((ATENA, _dup_atena(seen_atena[atena], row)))
                     else:
-                        mn = n
-                        if atena is not None:
-                            owner = seen_mn.get(n)
-                            if owner is None:
-                                seen_mn[n] = atena
-                            elif owner != atena:
-                                errs.append((MY_NUMBER, _dup_my_number(owner, seen_atena.get(owner, 0))))
+                        seen_atena[atena] = row
+                    s = cells[i_house].strip()
+                    house = s if s.isascii() and s.isdigit() else _key_digits(s)
+                    if not s:
+                        errs.append((HOUSEHOLD, M_REQUIRED_EMPTY))
+                    elif house is None or len(house) > MAX_KEY_DIGITS:
+                        errs.append((HOUSEHOLD, M_KEY))
 
-                # 漢字氏名 / カナ氏名
-                name = cells[i_name].strip()
-                kkey = kanji_cache.get(name)
-                if kkey is None:
-                    if not name:
-                        errs.append((NAME_KANJI, M_REQUIRED_EMPTY))
-                    elif not _printable(name):
-                        errs.append((NAME_KANJI, M_CONTROL))
-                    else:
-                        kkey = _kanji_key(name)
-                s = cells[i_kana].strip()
-                kana = kana_cache[s] if s in kana_cache else _kana(s)
-                if kana is None:
-                    errs.append((NAME_KANA, M_KANA if s else M_REQUIRED_EMPTY))
+                    # 個人番号 (optional)
+                    mn: str | None = None
+                    if i_mn is not None and (s := cells[i_mn].strip()):
+                        n = s if len(s) == 12 and s.isascii() and s.isdigit() else _mn_normalize(s)
+                        if len(n) != 12 or not n.isascii() or not n.isdigit():
+                            errs.append((MY_NUMBER, M_MN_FORM))
+                        elif n == "000000000000":
+                            errs.append((MY_NUMBER, M_MN_ZERO))
+                        elif cd(n[:11]) != ord(n[11]) - 48:
+                            errs.append((MY_NUMBER, M_MN_CHECK))
+                        else:
+                            mn = n
+                            if atena is not None:
+                                owner = seen_mn.get(n)
+                                if owner is None:
+                                    seen_mn[n] = atena
+                                elif owner != atena:
+                                    errs.append((MY_NUMBER, _dup_my_number(owner, seen_atena.get(owner, 0))))
 
-                # 生年月日
-                s = cells[i_birth].strip()
-                birth: date | None = None
-                got = date_cache.get(s)
-                if got is None:
-                    got = _parse_date_cached(s) if s else M_REQUIRED_EMPTY
-                if got.__class__ is str:
-                    errs.append((BIRTH, got))  # type: ignore[arg-type]
-                elif got > as_of:  # type: ignore[operator]
-                    errs.append((BIRTH, M_FUTURE_BIRTH))
-                elif got.year < oldest_year:  # type: ignore[union-attr]
-                    errs.append((BIRTH, M_OLD_BIRTH))
-                else:
-                    birth = got  # type: ignore[assignment]
+                    # 漢字氏名 / カナ氏名
+                    name = cells[i_name].strip()
+                    kkey = kanji_cache.get(name)
+                    if kkey is None:
+                        if not name:
+                            errs.append((NAME_KANJI, M_REQUIRED_EMPTY))
+                        elif not _printable(name):
+                            errs.append((NAME_KANJI, M_CONTROL))
+                        else:
+                            kkey = _kanji_key(name)
+                    s = cells[i_kana].strip()
+                    kana = kana_cache[s] if s in kana_cache else _kana(s)
+                    if kana is None:
+                        errs.append((NAME_KANA, M_KANA if s else M_REQUIRED_EMPTY))
 
-                # 性別 / 住民区分
-                s = cells[i_sex].strip()
-                sex = sex_map.get(s, 0)
-                if not sex:
-                    errs.append((SEX, M_SEX if s else M_REQUIRED_EMPTY))
-                s = cells[i_status].strip()
-                status = status_map.get(s, 0)
-                if not status:
-                    errs.append((STATUS, M_STATUS if s else M_REQUIRED_EMPTY))
-
-                # 郵便番号 (optional)
-                postal = ""
-                if i_postal is not None and (s := cells[i_postal].strip()):
-                    if len(s) == 8 and s[3] == "-":
-                        s = s[:3] + s[4:]
-                    if len(s) != 7 or not s.isascii() or not s.isdigit():
-                        s = _digits(s.lstrip("〒"))
-                    if len(s) == 7 and s.isascii() and s.isdigit():
-                        postal = s
-                    else:
-                        errs.append((POSTAL, M_POSTAL))
-
-                # 住所 / 方書 / 続柄 / 異動事由 / 電話番号: kept as given, but no control characters
-                address = cells[i_addr].strip()
-                if not address:
-                    errs.append((ADDRESS, M_REQUIRED_EMPTY))
-                elif not (address.isprintable() or _printable(address)):
-                    errs.append((ADDRESS, M_CONTROL))
-                extra = rel = reason = phone = ""
-                if i_extra is not None and (extra := cells[i_extra].strip()) and not (
-                    extra.isprintable() or _printable(extra)
-                ):
-                    errs.append((ADDRESS_EXTRA, M_CONTROL))
-                if i_rel is not None and (rel := cells[i_rel].strip()) and not rel.isprintable():
-                    errs.append((RELATIONSHIP, M_CONTROL))
-                if i_reason is not None and (reason := cells[i_reason].strip()) and not reason.isprintable():
-                    errs.append((CHANGE_REASON, M_CONTROL))
-                if i_phone is not None and (phone := cells[i_phone].strip()) and not phone.isprintable():
-                    errs.append((PHONE, M_CONTROL))
-
-                # 異動日 (optional)
-                cdate: date | None = None
-                if i_cdate is not None and (s := cells[i_cdate].strip()):
+                    # 生年月日
+                    s = cells[i_birth].strip()
+                    birth: date | None = None
                     got = date_cache.get(s)
                     if got is None:
-                        got = _parse_date_cached(s)
+                        got = _parse_date_cached(s) if s else M_REQUIRED_EMPTY
                     if got.__class__ is str:
-                        errs.append((CHANGE_DATE, got))  # type: ignore[arg-type]
-                    elif birth is not None and got < birth:  # type: ignore[operator]
-                        errs.append((CHANGE_DATE, M_CHANGE_BEFORE_BIRTH))
+                        errs.append((BIRTH, got))  # type: ignore[arg-type]
+                    elif got > as_of:  # type: ignore[operator]
+                        errs.append((BIRTH, M_FUTURE_BIRTH))
+                    elif got.year < oldest_year:  # type: ignore[union-attr]
+                        errs.append((BIRTH, M_OLD_BIRTH))
                     else:
-                        cdate = got  # type: ignore[assignment]
+                        birth = got  # type: ignore[assignment]
 
-                if errs:
-                    reasons = []
-                    for col, msg in errs:
-                        p = Problem(file, row, col, msg)
-                        problems.append(p)
-                        reasons.append(f"{col}: {p.message}")
-                    rejected.append(RejectedRow(row, cells, reasons))
-                    continue
-                self.ok += 1
-                yield record(
-                    atena, house, mn, name, kana[0], kana[1], kkey, birth, sex, rel, postal,  # type: ignore[arg-type,index]
-                    address, extra, status, reason, cdate, phone, row,
+                    # 性別 / 住民区分
+                    s = cells[i_sex].strip()
+                    sex = sex_map.get(s, 0)
+                    if not sex:
+                        errs.append((SEX, M_SEX if s else M_REQUIRED_EMPTY))
+                    s = cells[i_status].strip()
+                    status = status_map.get(s, 0)
+                    if not status:
+                        errs.append((STATUS, M_STATUS if s else M_REQUIRED_EMPTY))
+
+                    # 郵便番号 (optional)
+                    postal = ""
+                    if i_postal is not None and (s := cells[i_postal].strip()):
+                        if len(s) == 8 and s[3] == "-":
+                            s = s[:3] + s[4:]
+                        if len(s) != 7 or not s.isascii() or not s.isdigit():
+                            s = _digits(s.lstrip("〒"))
+                        if len(s) == 7 and s.isascii() and s.isdigit():
+                            postal = s
+                        else:
+                            errs.append((POSTAL, M_POSTAL))
+
+                    # 住所 / 方書 / 続柄 / 異動事由 / 電話番号: kept as given, but no control characters
+                    address = cells[i_addr].strip()
+                    if not address:
+                        errs.append((ADDRESS, M_REQUIRED_EMPTY))
+                    elif not (address.isprintable() or _printable(address)):
+                        errs.append((ADDRESS, M_CONTROL))
+                    extra = rel = reason = phone = ""
+                    if i_extra is not None and (extra := cells[i_extra].strip()) and not (
+                        extra.isprintable() or _printable(extra)
+                    ):
+                        errs.append((ADDRESS_EXTRA, M_CONTROL))
+                    if i_rel is not None and (rel := cells[i_rel].strip()) and not rel.isprintable():
+                        errs.append((RELATIONSHIP, M_CONTROL))
+                    if i_reason is not None and (reason := cells[i_reason].strip()) and not reason.isprintable():
+                        errs.append((CHANGE_REASON, M_CONTROL))
+                    if i_phone is not None and (phone := cells[i_phone].strip()) and not phone.isprintable():
+                        errs.append((PHONE, M_CONTROL))
+
+                    # 異動日 (optional)
+                    cdate: date | None = None
+                    if i_cdate is not None and (s := cells[i_cdate].strip()):
+                        got = date_cache.get(s)
+                        if got is None:
+                            got = _parse_date_cached(s)
+                        if got.__class__ is str:
+                            errs.append((CHANGE_DATE, got))  # type: ignore[arg-type]
+                        elif birth is not None and got < birth:  # type: ignore[operator]
+                            errs.append((CHANGE_DATE, M_CHANGE_BEFORE_BIRTH))
+                        else:
+                            cdate = got  # type: ignore[assignment]
+
+                    if errs:
+                        reasons = []
+                        for col, msg in errs:
+                            p = Problem(file, row, col, msg)
+                            problems.append(p)
+                            reasons.append(f"{col}: {p.message}")
+                        rejected.append(RejectedRow(row, cells, reasons))
+                        continue
+                    n_ok += 1
+                    yield record(
+                        atena, house, mn, name, kana[0], kana[1], kkey, birth, sex, rel, postal,  # type: ignore[arg-type,index]
+                        address, extra, status, reason, cdate, phone, row,
+                    )
+                break
+            except csv.Error as exc:
+                # The csv module resumes on the next line after an error.
+                row += 1
+                n_read += 1
+                msg = (
+                    f"CSVの形式が正しくありません（引用符\"の対応を確認してください。ファイルの{reader.line_num}"
+                    f"行目付近） / malformed CSV near line {reader.line_num}: {exc}"
                 )
-        finally:
-            self.row = row
+                problems.append(Problem(file, row, None, msg))
+                rejected.append(RejectedRow(row, [], [msg]))
+    finally:
+        f.close()
+        res.rows_read, res.rows_ok = n_read, n_ok
 
 
 def _column_count(ncols: int, cells: list[str]) -> str:
