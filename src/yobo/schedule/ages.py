@@ -57,7 +57,7 @@ class Span:
                 parts.append(f"{self.days}日")
             return "".join(parts) or "0日"
         if self.months and not self.days:
-            if self.months % 12 == 0 and self.months >= 24:
+            if self.months % 12 == 0 and self.text.endswith("y"):  # written as the law writes it
                 return f"{self.months // 12}歳"
             return f"生後{self.months}月"
         if not self.months:
