@@ -1,0 +1,1 @@
+"""Schedule data files, one TOML per series (a package so the files ship in the wheel)."""
