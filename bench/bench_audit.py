@@ -115,7 +115,22 @@ def _door_cost(n: int) -> dict[str, Any]:
         best["plain"] = min(best["plain"], timed(plain))
         best["txn"] = min(best["txn"], timed(in_txn))
         best["door"] = min(best["door"], timed(logged))
+    extra: dict[str, Any] = {}
+    from django.conf import settings
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        settings.YOBO_AUDIT_ASYNC_READ_COMMIT = True
+        try:
+            a = min(timed(logged) for _ in range(5))
+        finally:
+            settings.YOBO_AUDIT_ASYNC_READ_COMMIT = False
+        extra = {
+            "door_read_async_commit_us": round(a, 1),
+            "door_async_commit_overhead_ratio": round(a / best["plain"], 3),
+        }
     return {
+        **extra,
         "iterations": n,
         "read_us": round(best["plain"], 1),
         "read_in_transaction_us": round(best["txn"], 1),

@@ -26,6 +26,20 @@ from yobo.core.purposes import Operation, Result
 from .chain import PendingEntry, append
 
 log = logging.getLogger(__name__)
+_READS = frozenset({Operation.READ, Operation.SEARCH})
+
+
+def _relax_read_commit() -> None:
+    """Opt-in (``YOBO_AUDIT_ASYNC_READ_COMMIT``, PostgreSQL): a pure read's transaction commits without
+    waiting for the WAL flush. The entry still commits atomically with the read and in chain order;
+    a server crash may lose the last ~0.6 s of such read entries (never a write's). Off by default:
+    see docs/decisions/020-audit-chain.md and bench/bench_audit.py for the cost it saves."""
+    from django.conf import settings
+
+    conn = transaction.get_connection()
+    if conn.vendor == "postgresql" and getattr(settings, "YOBO_AUDIT_ASYNC_READ_COMMIT", False):
+        with conn.cursor() as cur:
+            cur.execute("SET LOCAL synchronous_commit = off")
 
 
 @dataclass(slots=True)
@@ -93,7 +107,10 @@ def door(
         raise AccessDenied(reason)
     rec = AccessRecord(detail=detail)
     try:
+        outermost = not transaction.get_connection().in_atomic_block
         with transaction.atomic():
+            if outermost and operation in _READS:
+                _relax_read_commit()
             yield rec
             targets = rec.targets or [target]
             append([_pending(ctx, operation, resource, t, Result.OK, rec.detail) for t in targets])
