@@ -169,6 +169,8 @@ YOBO_TERMINAL_CERT_HEADER = os.environ.get("YOBO_TERMINAL_CERT_HEADER", "")
 YOBO_TERMINAL_COOKIE = "yobo_terminal"
 YOBO_AUDIT_RETENTION_YEARS = int(os.environ.get("YOBO_AUDIT_RETENTION_YEARS", "7"))
 YOBO_AUDIT_CHECKPOINT_EVERY = int(os.environ.get("YOBO_AUDIT_CHECKPOINT_EVERY", "10000"))
+# PostgreSQL only, off by default: pure reads commit their log entry without waiting for the WAL flush.
+YOBO_AUDIT_ASYNC_READ_COMMIT = _env_bool("YOBO_AUDIT_ASYNC_READ_COMMIT", False)
 YOBO_BULK_READ_THRESHOLD = int(os.environ.get("YOBO_BULK_READ_THRESHOLD", "500"))
 # Office hours for the review report (時間外アクセス): weekdays, not holidays, [start, end).
 YOBO_OFFICE_HOURS = (
