@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "yobo.audit",
     "yobo.access",
     "yobo.mynumber",
+    "yobo.people",
     "yobo.web",
 ]
 

@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class PeopleConfig(AppConfig):
+    name = "yobo.people"
+    label = "people"
+    verbose_name = "宛名 (住民記録)"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,208 @@
+"""The resident register of the registry (宛名): persons, households, residence status with history,
+and the import batches that change them.
+
+Read and written only through ``services`` and ``selectors`` (import-linter contract). No column
+holds a My Number: the vault (``yobo.mynumber``) links it to ``atena_no``. Every business key is
+(municipality code, number) — no global sequence — so tables can be partitioned by municipality.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class ResidentStatus(models.IntegerChoices):
+    """住民区分 (CONTRACTS.md §1)."""
+
+    RESIDENT = 1, "住民"
+    MOVED_OUT = 2, "転出"
+    DECEASED = 3, "死亡"
+    REMOVED = 4, "職権消除等"
+
+
+class Sex(models.IntegerChoices):
+    """性別 (as the resident register codes it)."""
+
+    MALE = 1, "男"
+    FEMALE = 2, "女"
+
+
+class Source(models.TextChoices):
+    """Where the person's record comes from."""
+
+    REGISTER = "juki", "住民基本台帳"  # the daily resident-register sync
+    NON_REGISTERED = "jutogai", "住登外者"  # entered by staff (e.g. vaccinated here, living elsewhere)
+
+
+class BatchStatus(models.TextChoices):
+    APPLIED = "applied", "適用済み"
+    REJECTED = "rejected", "不受理 (未適用)"
+    FAILED = "failed", "異常終了 (未適用)"
+
+
+class ImportBatch(models.Model):
+    """One run of the resident-register import (住民記録連携バッチ): file, operator, counts.
+
+    Rejected or failed runs are recorded too (status), with nothing of the file applied. The
+    persons a batch touched are derivable: ``PersonHistory.batch`` (inserts, updates, status
+    changes) and ``BatchAbsence`` (persons missing from a ``--full`` snapshot).
+    """
+
+    municipality = models.CharField(max_length=6)
+    status = models.CharField(max_length=10, choices=BatchStatus.choices)
+    mode = models.CharField(max_length=4, default="diff")  # "full" (complete snapshot) or "diff"
+    skip_invalid = models.BooleanField(default=False)
+    file_name = models.CharField(max_length=255)
+    file_sha256 = models.CharField(max_length=64)
+    file_size = models.BigIntegerField(default=0)
+    encoding = models.CharField(max_length=16, blank=True)
+    operator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    terminal = models.CharField(max_length=64)
+    request_id = models.CharField(max_length=64, blank=True)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    rows_read = models.IntegerField(default=0)
+    inserted = models.IntegerField(default=0)
+    updated = models.IntegerField(default=0)
+    unchanged = models.IntegerField(default=0)
+    rejected = models.IntegerField(default=0)
+    absent = models.IntegerField(default=0)
+    summary = models.JSONField(default=dict)  # further counts (status changes, vault, warnings); no personal data
+
+    class Meta:
+        db_table = "people_batch"
+        indexes = [models.Index(fields=["municipality", "started_at"], name="people_batch_started")]
+
+    def __str__(self) -> str:
+        return f"batch {self.pk} {self.file_name} ({self.status})"
+
+
+class Person(models.Model):
+    """A person of the registry (宛名), keyed by municipality + 宛名番号.
+
+    Names are kept exactly as given (rare kanji included); ``kanji_key``/``kana_key`` are the
+    normalised search keys (NFKC, katakana full-width, no spaces). ``row_hash`` is a digest of the
+    register fields, so an unchanged row of a new extract is found by one comparison.
+    """
+
+    municipality = models.CharField(max_length=6)
+    atena_no = models.CharField(max_length=15)  # 宛名番号
+    source = models.CharField(max_length=8, choices=Source.choices, default=Source.REGISTER)
+    household_no = models.CharField(max_length=15)  # 世帯番号
+    name_kanji = models.CharField(max_length=200)  # 漢字氏名, as registered
+    name_kana = models.CharField(max_length=200)  # カナ氏名, full-width katakana
+    kanji_key = models.CharField(max_length=200)
+    kana_key = models.CharField(max_length=200)
+    birth_date = models.DateField()
+    sex = models.SmallIntegerField(choices=Sex.choices)
+    relationship = models.CharField(max_length=50, blank=True)  # 続柄
+    postal_code = models.CharField(max_length=7, blank=True)
+    address = models.CharField(max_length=300)
+    address_extra = models.CharField(max_length=200, blank=True)  # 方書
+    phone = models.CharField(max_length=30, blank=True)
+    status = models.SmallIntegerField(choices=ResidentStatus.choices, default=ResidentStatus.RESIDENT)
+    status_date = models.DateField(null=True, blank=True)  # 異動日
+    status_reason = models.CharField(max_length=100, blank=True)  # 異動事由
+    row_hash = models.CharField(max_length=32)
+    created_batch = models.ForeignKey(ImportBatch, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                                      db_constraint=False)
+    updated_batch = models.ForeignKey(ImportBatch, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                                      db_constraint=False)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "people_person"
+        constraints = [models.UniqueConstraint(fields=["municipality", "atena_no"], name="people_person_atena_uniq")]
+        indexes = [
+            models.Index(fields=["municipality", "kana_key"], name="people_person_kana"),
+            models.Index(fields=["municipality", "kanji_key"], name="people_person_kanji"),
+            models.Index(fields=["municipality", "birth_date"], name="people_person_birth"),
+            models.Index(fields=["municipality", "household_no"], name="people_person_household"),
+        ]
+
+    def __str__(self) -> str:
+        return f"宛名 {self.atena_no}"
+
+
+class Household(models.Model):
+    """A household (世帯): its number, head and address, as last seen in the register.
+
+    A projection of the persons sharing ``household_no``, refreshed by every import for the
+    households it touched; persons keep ``household_no`` themselves (no foreign key), so a person's
+    history never depends on this row.
+    """
+
+    municipality = models.CharField(max_length=6)
+    household_no = models.CharField(max_length=15)
+    head_atena_no = models.CharField(max_length=15, blank=True)  # 世帯主 (or the first member)
+    postal_code = models.CharField(max_length=7, blank=True)
+    address = models.CharField(max_length=300, blank=True)
+    address_extra = models.CharField(max_length=200, blank=True)
+    updated_batch = models.ForeignKey(ImportBatch, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                                      db_constraint=False)
+
+    class Meta:
+        db_table = "people_household"
+        constraints = [
+            models.UniqueConstraint(fields=["municipality", "household_no"], name="people_household_uniq")
+        ]
+
+    def __str__(self) -> str:
+        return f"世帯 {self.household_no}"
+
+
+class ChangeKind(models.TextChoices):
+    CREATED = "created", "新規"
+    UPDATED = "updated", "更新"
+
+
+class PersonHistory(models.Model):
+    """One change to a person (異動・変更履歴): which fields, old and new values, when, from which batch.
+
+    ``changes`` maps each changed field to ``[old, new]`` (empty for a creation, whose values are
+    the person's first version). ``status``/``status_date``/``status_reason`` repeat the residence
+    status after the change, so the status history is one indexed query.
+    """
+
+    municipality = models.CharField(max_length=6)
+    atena_no = models.CharField(max_length=15)
+    batch = models.ForeignKey(ImportBatch, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                              db_constraint=False)
+    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+", db_constraint=False)
+    changed_at = models.DateTimeField()
+    kind = models.CharField(max_length=8, choices=ChangeKind.choices)
+    changes = models.JSONField(default=dict)
+    status = models.SmallIntegerField(choices=ResidentStatus.choices)
+    status_date = models.DateField(null=True, blank=True)
+    status_reason = models.CharField(max_length=100, blank=True)
+    status_changed = models.BooleanField(default=False)
+
+    class Meta:
+        db_table = "people_history"
+        indexes = [
+            models.Index(fields=["municipality", "atena_no", "changed_at"], name="people_history_person"),
+            models.Index(fields=["batch"], name="people_history_batch"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.atena_no} ({self.changed_at:%Y-%m-%d})"
+
+
+class BatchAbsence(models.Model):
+    """A person on record but missing from a ``--full`` snapshot (連携ファイルに存在しない宛名), for
+    review. Nothing is deleted or changed because of it."""
+
+    batch = models.ForeignKey(ImportBatch, on_delete=models.CASCADE, related_name="absences")
+    municipality = models.CharField(max_length=6)
+    atena_no = models.CharField(max_length=15)
+    status = models.SmallIntegerField(choices=ResidentStatus.choices)  # the person's status at the time
+
+    class Meta:
+        db_table = "people_batch_absence"
+        indexes = [models.Index(fields=["batch", "atena_no"], name="people_absence_batch")]
+
+    def __str__(self) -> str:
+        return f"absent {self.atena_no} (batch {self.batch_id})"
