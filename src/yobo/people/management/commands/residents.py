@@ -1,0 +1,102 @@
+"""``yobo residents import FILE [--full] [--skip-invalid] [--json]`` (CONTRACTS.md §1), and
+``yobo residents batches`` / ``yobo residents absent BATCH_ID``.
+
+Acts as the operator (``--as`` / ``YOBO_OPERATOR``) from ``YOBO_TERMINAL`` under purpose P01
+(住民記録の連携). Exit 0 applied, 2 rejected (nothing applied; every problem on stderr with file,
+row, column and reason), 3 not permitted. Never prints a My Number.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import date
+from typing import Any
+
+from django.core.management.base import CommandError, CommandParser
+
+from yobo.access.cli import OperatorCommand
+from yobo.core.purposes import Purpose
+from yobo.people import selectors, services
+from yobo.people.extract import Problem
+
+
+class Command(OperatorCommand):
+    help = "住民記録の取込 / import the resident-register extract"
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        sub = parser.add_subparsers(dest="action", required=True)
+
+        def common(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+            p.add_argument("--as", dest="operator", default=argparse.SUPPRESS, help="操作職員")
+            p.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="JSON出力")
+            return p
+
+        imp = common(sub.add_parser("import", help="連携ファイルの取込 / import an extract file"))
+        imp.add_argument("file")
+        imp.add_argument("--full", action="store_true",
+                         help="全件ファイル: ない人を一覧にする (削除しない) / complete snapshot: list absent persons")
+        imp.add_argument("--skip-invalid", action="store_true",
+                         help="正しい行だけ取り込み、不正行を <名前>.rejected.csv に書く / apply valid rows only")
+        imp.add_argument("--encoding", default="auto", choices=["auto", "utf-8", "cp932"])
+        imp.add_argument("--as-of", type=date.fromisoformat, default=None,
+                         help="基準日 (生年月日の未来日チェック) / reference date")
+        imp.add_argument("--no-progress", action="store_true", help="進捗表示なし / no progress bar")
+        common(sub.add_parser("batches", help="取込履歴 / recent import batches"))
+        ab = common(sub.add_parser(
+            "absent", help="全件取込でファイルになかった宛名 / persons absent from a --full batch"
+        ))
+        ab.add_argument("batch_id", type=int)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        ctx = self.context(Purpose.RESIDENT_SYNC, options)
+        action = options["action"]
+        if action == "import":
+            self._import(ctx, options)
+        elif action == "batches":
+            rows = selectors.batches(ctx)
+            data = [{k: getattr(b, k) for k in b.__slots__} for b in rows]
+            text = "\n".join(
+                f"{b.id}\t{b.started_at:%Y-%m-%d %H:%M}\t{b.status}\t{b.mode}\t{b.file_name}\t{b.operator}\t"
+                f"新規{b.inserted} 更新{b.updated} 変更なし{b.unchanged} 不正{b.rejected} 不在{b.absent}"
+                for b in rows
+            ) or "(取込履歴なし / no batches)"
+            self.emit(options, data, text + "\n")
+        else:
+            absent = selectors.absences(ctx, options["batch_id"])
+            self.emit(options, [{"atena_no": a, "status": st} for a, st in absent],
+                      "\n".join(f"{a}\t{st}" for a, st in absent) + "\n")
+
+    def _import(self, ctx: Any, options: dict[str, Any]) -> None:
+        err = sys.stderr
+
+        def show(p: Problem) -> None:
+            err.write(f"{p}\n")
+
+        try:
+            s = services.import_residents(
+                ctx, options["file"], full=options["full"], skip_invalid=options["skip_invalid"],
+                encoding=options["encoding"], as_of=options["as_of"],
+                progress=not options["no_progress"] and err.isatty(), on_problem=show,
+            )
+        except services.ImportRejected as exc:
+            if options.get("json"):
+                self.stdout.write(json.dumps(exc.summary.as_json(), ensure_ascii=False))
+            err.write(f"{exc}\n")
+            raise CommandError("rejected", returncode=exc.exit_code) from None
+        text = (
+            f"取込完了 (バッチ {s.batch_id}): 新規 {s.inserted} / 更新 {s.updated} / 変更なし {s.unchanged}"
+            f" / 不正 {s.rejected} / ファイルにない {s.absent}\n"
+            f"imported (batch {s.batch_id}): inserted {s.inserted}, updated {s.updated}, unchanged {s.unchanged},"
+            f" rejected {s.rejected}, absent {s.absent}\n"
+        )
+        if s.rejected_file:
+            text += f"不正な行 / rejected rows: {s.rejected_file}\n"
+        if s.absent:
+            text += (
+                f"ファイルにない宛名 {s.absent} 件は削除していません。確認してください:"
+                f" yobo residents absent {s.batch_id}"
+                f" / {s.absent} persons absent from the snapshot were kept; review them.\n"
+            )
+        self.emit(options, s.as_json(), text)

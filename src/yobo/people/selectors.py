@@ -1,0 +1,205 @@
+"""Reads from the resident register (宛名の参照・検索). Every function takes an ``AccessContext`` and
+runs inside the audit door; reads of one person are logged with the 宛名番号 as target.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from django.conf import settings
+
+from yobo.audit.door import door
+from yobo.core.context import AccessContext
+from yobo.core.errors import InputRejected
+from yobo.core.purposes import Operation
+from yobo.core.text import search_key
+
+from .models import BatchAbsence, ImportBatch, Person, PersonHistory, ResidentStatus, Sex
+
+RESOURCE = "people.person"
+BATCH_RESOURCE = "people.batch"
+_FIELDS = (
+    "atena_no", "source", "household_no", "name_kanji", "name_kana", "birth_date", "sex", "relationship",
+    "postal_code", "address", "address_extra", "phone", "status", "status_date", "status_reason",
+)
+
+
+class PersonNotFound(InputRejected):
+    def __init__(self, atena_no: str) -> None:
+        self.atena_no = atena_no
+        super().__init__(
+            f"宛名番号 {atena_no} の住民は登録されていません。番号を確認してください。"
+            f" / No person with 宛名番号 {atena_no}."
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PersonView:
+    """A person as staff see it (宛名情報). No My Number (ask ``yobo.mynumber.selectors``)."""
+
+    atena_no: str
+    source: str
+    household_no: str
+    name_kanji: str
+    name_kana: str
+    birth_date: date
+    sex: int
+    relationship: str
+    postal_code: str
+    address: str
+    address_extra: str
+    phone: str
+    status: int
+    status_date: date | None
+    status_reason: str
+
+    @property
+    def sex_label(self) -> str:
+        return Sex(self.sex).label
+
+    @property
+    def status_label(self) -> str:
+        return ResidentStatus(self.status).label
+
+    @property
+    def is_resident(self) -> bool:
+        return self.status == ResidentStatus.RESIDENT
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryView:
+    """One change (異動・変更履歴)."""
+
+    changed_at: datetime
+    kind: str
+    changes: dict[str, Any]
+    status: int
+    status_date: date | None
+    status_reason: str
+    status_changed: bool
+    batch_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class BatchView:
+    id: int
+    status: str
+    mode: str
+    file_name: str
+    file_sha256: str
+    operator: str
+    terminal: str
+    started_at: datetime
+    finished_at: datetime | None
+    rows_read: int
+    inserted: int
+    updated: int
+    unchanged: int
+    rejected: int
+    absent: int
+
+
+def _m() -> str:
+    return settings.MUNICIPALITY_CODE
+
+
+def _view(row: dict[str, Any]) -> PersonView:
+    return PersonView(**{f: row[f] for f in _FIELDS})
+
+
+def get_person(ctx: AccessContext, atena_no: str) -> PersonView:
+    """One person by 宛名番号 (宛名の参照)."""
+    a = str(atena_no).strip()
+    with door(ctx, Operation.READ, resource=RESOURCE, target=a):
+        row = Person.objects.filter(municipality=_m(), atena_no=a).values(*_FIELDS).first()
+    if row is None:
+        raise PersonNotFound(a)
+    return _view(row)
+
+
+def search(
+    ctx: AccessContext,
+    *,
+    name: str | None = None,
+    kana: str | None = None,
+    birth_date: date | None = None,
+    atena_no: str | None = None,
+    household_no: str | None = None,
+    limit: int = 50,
+) -> list[PersonView]:
+    """Persons matching every given criterion (宛名検索). Names match on the normalised keys by
+    prefix (``ﾔﾏﾀﾞ``, ``やまだ`` and ``ヤマダ`` find ヤマダ　タロウ); the log lists the found 宛名番号."""
+    with door(ctx, Operation.SEARCH, resource=RESOURCE) as rec:
+        qs = Person.objects.filter(municipality=_m())
+        if name:
+            key = search_key(name)
+            qs = qs.filter(kanji_key__startswith=key) if not _is_kana(key) else qs.filter(
+                kana_key__startswith=key
+            )
+        if kana:
+            qs = qs.filter(kana_key__startswith=search_key(kana))
+        if birth_date:
+            qs = qs.filter(birth_date=birth_date)
+        if atena_no:
+            qs = qs.filter(atena_no=atena_no.strip())
+        if household_no:
+            qs = qs.filter(household_no=household_no.strip())
+        rows = list(qs.order_by("kana_key", "atena_no").values(*_FIELDS)[: max(1, min(limit, 500))])
+        rec.targets = [r["atena_no"] for r in rows] or [""]
+        rec.detail = f"search hits={len(rows)}"
+    return [_view(r) for r in rows]
+
+
+def _is_kana(key: str) -> bool:
+    return bool(key) and all("\u30a0" <= c <= "\u30ff" for c in key)
+
+
+def household_members(ctx: AccessContext, household_no: str) -> list[PersonView]:
+    """The members of a household (世帯構成員), 世帯主 first."""
+    with door(ctx, Operation.READ, resource=RESOURCE) as rec:
+        rows = list(
+            Person.objects.filter(municipality=_m(), household_no=household_no.strip())
+            .order_by("atena_no").values(*_FIELDS)
+        )
+        rec.targets = [r["atena_no"] for r in rows] or [""]
+    rows.sort(key=lambda r: (r["relationship"] != "世帯主", r["birth_date"]))
+    return [_view(r) for r in rows]
+
+
+def history(ctx: AccessContext, atena_no: str) -> list[HistoryView]:
+    """A person's change history (異動・変更履歴), newest first."""
+    a = str(atena_no).strip()
+    with door(ctx, Operation.READ, resource=RESOURCE, target=a):
+        rows = list(
+            PersonHistory.objects.filter(municipality=_m(), atena_no=a).order_by("-changed_at", "-id").values(
+                "changed_at", "kind", "changes", "status", "status_date", "status_reason", "status_changed",
+                "batch_id",
+            )
+        )
+    return [HistoryView(**r) for r in rows]
+
+
+def batches(ctx: AccessContext, limit: int = 20) -> list[BatchView]:
+    """The latest import batches (連携履歴): counts only, no personal data."""
+    with door(ctx, Operation.READ, resource=BATCH_RESOURCE):
+        rows = list(
+            ImportBatch.objects.filter(municipality=_m()).select_related("operator").order_by("-started_at", "-id")[
+                :limit
+            ]
+        )
+    return [
+        BatchView(b.pk, b.status, b.mode, b.file_name, b.file_sha256, b.operator.username, b.terminal, b.started_at,
+                  b.finished_at, b.rows_read, b.inserted, b.updated, b.unchanged, b.rejected, b.absent)
+        for b in rows
+    ]
+
+
+def absences(ctx: AccessContext, batch_id: int) -> list[tuple[str, int]]:
+    """(宛名番号, 住民区分) of the persons missing from a ``--full`` snapshot, for review."""
+    with door(ctx, Operation.READ, resource=BATCH_RESOURCE, target=str(batch_id)):
+        return list(
+            BatchAbsence.objects.filter(batch_id=batch_id, municipality=_m())
+            .order_by("atena_no").values_list("atena_no", "status")
+        )
