@@ -30,7 +30,7 @@ from . import signing
 from .chain import GENESIS
 
 CHUNK = 50_000
-PARALLEL_MIN = 200_000  # below this, one process is faster than forking
+PARALLEL_MIN = 200_000  # below this, one process is faster than starting workers
 SEPARATORS = 11  # 12 canonical fields
 CLASSIFY_WINDOW = 5_000
 
@@ -100,7 +100,7 @@ def _rows_sql(vendor: str) -> str:
 
 
 def _raw_connection(settings_dict: dict[str, Any]) -> Any:
-    """A connection of our own for a worker process (never share a parent's connection after fork)."""
+    """A connection of our own for a worker process (never a connection of the parent)."""
     if settings_dict["ENGINE"].endswith("postgresql"):
         import psycopg
 
@@ -264,7 +264,7 @@ def verify(workers: int | None = None) -> VerifyResult:
             problems.append(Problem(anchor_seq + 1, "removed", ""))
         w = workers or _default_workers(int(n))
         if connection.in_atomic_block:
-            w = 1  # other processes would not see this transaction's rows, and its connection must stay open
+            w = 1  # other processes would not see this transaction's uncommitted rows
         res.workers = w
         start = anchor_seq + 1
         if w <= 1:
@@ -354,15 +354,12 @@ class _ParamCursor:
 
 
 def _parallel(vendor: str, start: int, hi: int, anchor_hash: str, workers: int) -> tuple[int, list[Problem]]:
-    from django.db import connections
-
     settings_dict = dict(connection.settings_dict)
     segments = workers * 2
     step = max(1, (hi - start + 1 + segments - 1) // segments)
     bounds = [(a, min(hi, a + step - 1)) for a in range(start, hi + 1, step)]
-    if not connection.in_atomic_block:
-        connections.close_all()  # no connection may cross the fork
-    ctx = multiprocessing.get_context("fork")
+    # spawn, not fork: the caller may be a threaded web server, and no connection may be shared.
+    ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
         futs = [
             pool.submit(_segment_worker, settings_dict, vendor, a, b, anchor_hash if a == start else None)

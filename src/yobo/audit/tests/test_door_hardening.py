@@ -37,9 +37,8 @@ def test_work_in_a_broken_outer_transaction_raises_only_its_own_error(make_ctx):
 
 def test_error_inside_an_outer_transaction_is_logged_in_it(make_ctx):
     ctx = make_ctx(Purpose.PERSON_INQUIRY)
-    with transaction.atomic():
-        with pytest.raises(KeyError), door(ctx, Operation.READ, resource="x", target="3"):
-            raise KeyError("x")
+    with transaction.atomic(), pytest.raises(KeyError), door(ctx, Operation.READ, resource="x", target="3"):
+        raise KeyError("x")
         # The caller handled the error and goes on: the error entry commits with the outer transaction.
     assert list(AccessLogEntry.objects.values_list("result", "detail")) == [("error", "KeyError")]
 

@@ -167,3 +167,16 @@ def test_missing_triggers_are_reported(fill_log, tamper):
     finally:
         install_guards(connection)
     assert ChainHead.objects.get().seq == 2
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("k", [3, 16, 17, 24, 29])
+def test_parallel_segments_find_the_break_and_check_their_boundaries(fill_log, tamper, k):
+    if connection.vendor == "sqlite" and "memory" in str(connection.settings_dict["NAME"]):
+        pytest.skip("worker processes cannot open an in-memory test database")
+    fill_log(30)
+    assert verify(workers=2).ok
+    with tamper() as cur:
+        cur.execute("DELETE FROM audit_access_log WHERE seq = %s", [k])
+    res = verify(workers=2)
+    assert (res.ok, res.broken_seq, res.kind, res.workers) == (False, k, "removed", 2)
