@@ -35,3 +35,27 @@ def import_residents(
     """
     return import_extract(ctx, path, full=full, skip_invalid=skip_invalid, encoding=encoding, as_of=as_of,
                           progress=progress, on_problem=on_problem)
+
+
+def ensure_demo_city(
+    ctx: AccessContext, var_dir: Path, *, count: int = 20_000, seed: int = 2025
+) -> ImportSummary | None:
+    """Load the demo city (合成住民データ) once: synthesise ``count`` residents with a fixed seed into
+    ``var_dir`` and import them, only while no person is on record. Returns None when already loaded."""
+    from django.conf import settings
+
+    from yobo.audit.door import door
+    from yobo.core.purposes import Operation
+
+    from . import synth
+    from .models import Person
+
+    with door(ctx, Operation.SEARCH, resource="people.person", detail="demo city check"):
+        loaded = Person.objects.filter(municipality=settings.MUNICIPALITY_CODE).exists()
+    if loaded:
+        return None
+    path = Path(var_dir) / f"demo-residents-{seed}.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    as_of = date(2025, 4, 1)
+    synth.write_csv(path, count, seed=seed, as_of=as_of, date_style="mixed", kana="mixed")
+    return import_extract(ctx, path, as_of=as_of)

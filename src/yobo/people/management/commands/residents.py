@@ -84,7 +84,7 @@ class Command(OperatorCommand):
             if options.get("json"):
                 self.stdout.write(json.dumps(exc.summary.as_json(), ensure_ascii=False))
             err.write(f"{exc}\n")
-            raise CommandError("rejected", returncode=exc.exit_code) from None
+            raise CommandError("取込を中止しました / import refused", returncode=exc.exit_code) from None
         text = (
             f"取込完了 (バッチ {s.batch_id}): 新規 {s.inserted} / 更新 {s.updated} / 変更なし {s.unchanged}"
             f" / 不正 {s.rejected} / ファイルにない {s.absent}\n"

@@ -22,9 +22,21 @@ class Command(BaseCommand):
         port = options["port"]
         result = run_init(settings.MUNICIPALITY_CODE, demo_operator=True, base_url=f"http://localhost:{port}")
         self.stdout.write(render_text(result))
+        self._demo_city()
         if options["no_serve"]:
             return
         self.stdout.write(f"\nhttp://localhost:{port}/ で起動します（終了は Ctrl+C） / serving, Ctrl+C to stop\n")
         self.stdout.flush()
         # --insecure: serve static files without DEBUG; this is the local demo, not production.
         call_command("runserver", f"127.0.0.1:{port}", use_reloader=False, insecure_serving=True)
+
+    def _demo_city(self) -> None:
+        """The demo city's residents (synthetic, fixed seed), loaded once as demo-admin on demo-terminal."""
+        from yobo.access.context import context_for_operator
+        from yobo.core.purposes import Purpose
+        from yobo.people.services import ensure_demo_city
+
+        ctx = context_for_operator(Purpose.RESIDENT_SYNC, "demo-admin", "demo-terminal")
+        s = ensure_demo_city(ctx, settings.VAR_DIR)
+        if s is not None:
+            self.stdout.write(f"デモ市の住民 {s.inserted} 人を取り込みました / loaded {s.inserted} demo residents\n")

@@ -1,0 +1,188 @@
+"""Resident-register import benchmark (issue #3): ``size`` synthetic residents (default 1,000,000).
+
+For SQLite and PostgreSQL, each in a fresh database and its own process (so peak RSS is per run):
+
+- ``baseline``: the raw floor — the same file read with ``csv.reader`` and its cells loaded into a
+  bare table with no index (COPY on PostgreSQL, ``executemany`` in one transaction on SQLite);
+- ``full``: ``import_residents`` into the empty database (validation, normalisation, staging,
+  SQL diff/apply, history, households, and the My Number vault: AES-GCM + blind index per number);
+- ``reimport``: the same file again (everything unchanged);
+- ``diff``: a diff file with 1% of the persons changed (address, some moved out or deceased).
+
+Targets: full import ≥ 50% of the baseline's rows per second; the 1% diff under 3 s.
+PostgreSQL database: ``YOBO_BENCH_PG`` (default ``postgresql://postgres@127.0.0.1:5432/yobo_bench``),
+dropped and re-created (its name must contain "bench"). SQLite: a file under a temporary directory.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+AS_OF = "2025-09-01"
+PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432/yobo_bench"
+
+
+def _rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def _make_files(size: int, work: Path) -> tuple[Path, Path]:
+    from yobo.people import synth
+    from yobo.people.extract import COLUMNS
+
+    full = work / "residents.csv"
+    synth.write_csv(full, size, seed=11, as_of=AS_OF)
+    diff = work / "diff.csv"
+    ist, idt, ir, iad = (COLUMNS.index(c) for c in ("住民区分", "異動日", "異動事由", "住所"))
+    with full.open(encoding="utf-8", newline="") as src, diff.open("w", encoding="utf-8", newline="") as out:
+        r = csv.reader(src)
+        w = csv.writer(out, lineterminator="\r\n")
+        w.writerow(next(r))
+        for i, cells in enumerate(r):
+            if i % 100 != 7:
+                continue
+            if cells[ist] == "1" and i % 1000 == 7:
+                cells[ist], cells[idt], cells[ir] = "2", "2025-08-01", "転出"
+            elif cells[ist] == "1" and i % 1000 == 107:
+                cells[ist], cells[idt], cells[ir] = "3", "2025-08-02", "死亡"
+            else:
+                cells[iad] = cells[iad] + "（変更）"
+            w.writerow(cells)
+    return full, diff
+
+
+def _prepare(url: str, work: Path) -> str:
+    if url.startswith("postgres"):
+        import psycopg
+
+        base, _, name = url.rpartition("/")
+        if "bench" not in name:
+            raise SystemExit(f"refusing to drop {name!r}: the bench database name must contain 'bench'")
+        with psycopg.connect(base + "/postgres", autocommit=True) as c:
+            c.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            c.execute(f'CREATE DATABASE "{name}"')
+        return url
+    path = work / "bench.sqlite3"
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+    return f"sqlite:///{path}"
+
+
+def _baseline(path: Path) -> float:
+    """Seconds to read the file with csv.reader and load the raw cells into a bare table."""
+    from django.db import connection, transaction
+
+    from yobo.people.extract import COLUMNS
+
+    cols = [f"c{i}" for i in range(len(COLUMNS))]
+    with connection.cursor() as cur:
+        cur.execute("DROP TABLE IF EXISTS bench_raw")
+        cur.execute(f"CREATE TABLE bench_raw ({', '.join(c + ' text' for c in cols)})")
+    t0 = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cur, path.open(encoding="utf-8", newline="") as f:
+        r = csv.reader(f)
+        next(r)
+        if connection.vendor == "postgresql":
+            raw: Any = cur.cursor
+            with raw.copy(f"COPY bench_raw ({', '.join(cols)}) FROM STDIN") as copy:
+                for cells in r:
+                    copy.write_row(cells)
+        else:
+            sql = f"INSERT INTO bench_raw VALUES ({', '.join(['%s'] * len(cols))})"
+            buf: list[list[str]] = []
+            for cells in r:
+                buf.append(cells)
+                if len(buf) == 5000:
+                    cur.executemany(sql, buf)
+                    buf = []
+            if buf:
+                cur.executemany(sql, buf)
+    secs = time.perf_counter() - t0
+    with connection.cursor() as cur:
+        cur.execute("DROP TABLE bench_raw")
+    return secs
+
+
+def _child(url: str, full: Path, diff: Path, size: int) -> dict[str, Any]:
+    work = Path(tempfile.mkdtemp(prefix="yobo-bench-res-"))
+    os.environ["YOBO_DATABASE_URL"] = _prepare(url, work)
+    os.environ["YOBO_KEY_DIR"] = str(work / "keys")
+    os.environ["YOBO_VAR_DIR"] = str(work / "var")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "yobo.settings")
+    import django
+
+    django.setup()
+    from datetime import date
+
+    from django.core.management import call_command
+    from django.db import connection
+
+    call_command("migrate", verbosity=0)
+    from yobo.access.models import Staff
+    from yobo.core.context import AccessContext
+    from yobo.core.purposes import Duty, Purpose
+    from yobo.people.services import import_residents
+
+    staff = Staff.objects.create_user(username="bench-admin", password=None)
+    ctx = AccessContext(staff_id=staff.pk, username=staff.username, department="", duties=frozenset({Duty.CLERK}),
+                        terminal="bench-terminal", purpose=str(Purpose.RESIDENT_SYNC))
+    as_of = date.fromisoformat(AS_OF)
+    out: dict[str, Any] = {"vendor": connection.vendor, "rows": size}
+    base = _baseline(full)
+    out["baseline_s"] = round(base, 2)
+    out["baseline_rows_per_s"] = round(size / base)
+    out["rss_mb_after_baseline"] = _rss_mb()
+    # The validating reader alone (no database): the per-row Python floor of any import of the file.
+    from yobo.people.extract import read_extract
+
+    t0 = time.perf_counter()
+    n = sum(1 for _ in read_extract(full, as_of=as_of))
+    out["reader_only_s"] = round(time.perf_counter() - t0, 2)
+    out["reader_rows_per_s"] = round(n / out["reader_only_s"])
+    for phase, path in (("full", full), ("reimport", full), ("diff", diff)):
+        t0 = time.perf_counter()
+        s = import_residents(ctx, path, as_of=as_of)
+        secs = time.perf_counter() - t0
+        out[f"{phase}_s"] = round(secs, 2)
+        out[f"{phase}_counts"] = {k: getattr(s, k) for k in ("inserted", "updated", "unchanged", "rejected")}
+        out[f"{phase}_rss_mb"] = _rss_mb()
+    out["full_rows_per_s"] = round(size / out["full_s"])
+    out["full_vs_baseline"] = round(out["full_rows_per_s"] / out["baseline_rows_per_s"], 3)
+    out["diff_under_3s"] = out["diff_s"] < 3.0
+    return out
+
+
+def run(size: int | None = None) -> dict[str, Any]:
+    size = size or 1_000_000
+    work = Path(tempfile.mkdtemp(prefix="yobo-bench-files-"))
+    t0 = time.perf_counter()
+    full, diff = _make_files(size, work)
+    result: dict[str, Any] = {"size": size, "synth_s": round(time.perf_counter() - t0, 1)}
+    pg = os.environ.get("YOBO_BENCH_PG", PG_DEFAULT)
+    for label, url in (("sqlite", "sqlite"), ("postgresql", pg)):
+        proc = subprocess.run(
+            [sys.executable, "-m", "bench.bench_residents", "--child", url, str(full), str(diff), str(size)],
+            capture_output=True, text=True, check=False, cwd=Path(__file__).resolve().parent.parent,
+        )
+        if proc.returncode != 0:
+            result[label] = {"error": proc.stderr[-2000:]}
+            continue
+        result[label] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
+if __name__ == "__main__":
+    if len(sys.argv) >= 2 and sys.argv[1] == "--child":
+        res = _child(sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4]), int(sys.argv[5]))
+        print(json.dumps(res, ensure_ascii=False))
+    else:
+        print(json.dumps(run(int(sys.argv[1]) if len(sys.argv) > 1 else None), ensure_ascii=False, indent=2))
