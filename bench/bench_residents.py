@@ -42,7 +42,7 @@ def _make_files(size: int, work: Path) -> tuple[Path, Path]:
     full = work / "residents.csv"
     synth.write_csv(full, size, seed=11, as_of=AS_OF)
     diff = work / "diff.csv"
-    ist, idt, ir, iad = (COLUMNS.index(c) for c in ("住民区分", "異動日", "異動事由", "住所"))
+    ist, idt, ir, iad, ib = (COLUMNS.index(c) for c in ("住民区分", "異動日", "異動事由", "住所", "生年月日"))
     with full.open(encoding="utf-8", newline="") as src, diff.open("w", encoding="utf-8", newline="") as out:
         r = csv.reader(src)
         w = csv.writer(out, lineterminator="\r\n")
@@ -50,9 +50,10 @@ def _make_files(size: int, work: Path) -> tuple[Path, Path]:
         for i, cells in enumerate(r):
             if i % 100 != 7:
                 continue
-            if cells[ist] == "1" and i % 1000 == 7:
+            adult = cells[ib] < "2025"  # a status change must not predate the birth
+            if adult and cells[ist] == "1" and i % 1000 == 7:
                 cells[ist], cells[idt], cells[ir] = "2", "2025-08-01", "転出"
-            elif cells[ist] == "1" and i % 1000 == 107:
+            elif adult and cells[ist] == "1" and i % 1000 == 107:
                 cells[ist], cells[idt], cells[ir] = "3", "2025-08-02", "死亡"
             else:
                 cells[iad] = cells[iad] + "（変更）"
@@ -150,7 +151,7 @@ def _child(url: str, full: Path, diff: Path, size: int) -> dict[str, Any]:
     out["reader_rows_per_s"] = round(n / out["reader_only_s"])
     for phase, path in (("full", full), ("reimport", full), ("diff", diff)):
         t0 = time.perf_counter()
-        s = import_residents(ctx, path, as_of=as_of)
+        s = import_residents(ctx, path, as_of=as_of, on_problem=lambda p: print(p, file=sys.stderr))
         secs = time.perf_counter() - t0
         out[f"{phase}_s"] = round(secs, 2)
         out[f"{phase}_counts"] = {k: getattr(s, k) for k in ("inserted", "updated", "unchanged", "rejected")}
