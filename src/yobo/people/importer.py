@@ -322,6 +322,9 @@ def _run(ctx: AccessContext, res: extract.ExtractResult, batch: ImportBatch, sum
     pairs: list[tuple[str, str]] = []
     rows_of: dict[str, int] | None = None
     with connection.cursor() as cur:
+        if _pg():
+            # One import per municipality at a time; a second waits instead of failing on the unique keys.
+            cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"people.import.{m}"])
         _create_stage(cur)
         loader = _Loader(cur, STAGE, _STAGE_COLUMNS)
         pg = _pg()
