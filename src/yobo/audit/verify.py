@@ -17,10 +17,11 @@ before it, and the segment before checks that boundary entry itself.
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
+import json
 import os
+import subprocess
+import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -354,17 +355,31 @@ class _ParamCursor:
 
 
 def _parallel(vendor: str, start: int, hi: int, anchor_hash: str, workers: int) -> tuple[int, list[Problem]]:
-    settings_dict = dict(connection.settings_dict)
-    segments = workers * 2
-    step = max(1, (hi - start + 1 + segments - 1) // segments)
+    """Verify [start, hi] in ``workers`` segments, each in a fresh interpreter (``python -m
+    yobo.audit._worker``): nothing of this process (threads, connections, ``__main__``) is inherited."""
+    settings_dict = {k: v for k, v in connection.settings_dict.items() if isinstance(v, str | int | None)}
+    step = max(1, (hi - start + workers) // workers)
     bounds = [(a, min(hi, a + step - 1)) for a in range(start, hi + 1, step)]
-    # spawn, not fork: the caller may be a threaded web server, and no connection may be shared.
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        futs = [
-            pool.submit(_segment_worker, settings_dict, vendor, a, b, anchor_hash if a == start else None)
-            for a, b in bounds
-        ]
-        out = [f.result() for f in futs]
-    problems = [p for p, _ in out if p is not None]
-    return sum(n for _, n in out), problems
+    procs = []
+    for a, b in bounds:
+        job = {"db": settings_dict, "vendor": vendor, "lo": a, "hi": b, "prev": anchor_hash if a == start else None}
+        p = subprocess.Popen(
+            [sys.executable, "-m", "yobo.audit._worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        )
+        assert p.stdin is not None  # noqa: S101 - PIPE was asked for
+        p.stdin.write(json.dumps(job).encode())
+        p.stdin.close()
+        procs.append(p)
+    problems: list[Problem] = []
+    total = 0
+    for p in procs:
+        assert p.stdout is not None  # noqa: S101 - PIPE was asked for
+        out = p.stdout.read()
+        p.stdout.close()
+        if p.wait() != 0:
+            raise RuntimeError(f"verify worker failed (exit {p.returncode})")
+        r = json.loads(out)
+        total += int(r["count"])
+        if r["problem"]:
+            problems.append(Problem(int(r["problem"][0]), str(r["problem"][1]), ""))
+    return total, problems
