@@ -206,3 +206,114 @@ class BatchAbsence(models.Model):
 
     def __str__(self) -> str:
         return f"absent {self.atena_no} (batch {self.batch_id})"
+
+
+# --- 住登外者 (non-registered persons) and 支援措置 (protection): added by the staff-facing half ---------
+
+
+class NonResidentCounter(models.Model):
+    """Last serial of the 宛名番号 given to non-registered persons (住登外者の宛名番号採番), per
+    municipality; locked in the assigning transaction (no global sequence for a business key)."""
+
+    municipality = models.CharField(max_length=6, primary_key=True)
+    last = models.BigIntegerField(default=0)
+
+    class Meta:
+        db_table = "people_nonresident_counter"
+
+    def __str__(self) -> str:
+        return f"{self.municipality}: {self.last}"
+
+
+class ApplicationState(models.TextChoices):
+    PENDING = "pending", "確認待ち"
+    CONFIRMED = "confirmed", "確認済み (登録)"
+    WITHDRAWN = "withdrawn", "取下げ・却下"
+
+
+class NonResidentApplication(models.Model):
+    """An application to register a non-registered person (住登外者登録申請).
+
+    Holds the person's items as applied for; the ``Person`` (source 住登外者) exists only once a
+    second staff member has confirmed it, so a pending application is never found as a person.
+    The My Number goes straight into the vault with its identity-check record
+    (``verification_id``, ``yobo.mynumber``); nothing here holds the number.
+    """
+
+    municipality = models.CharField(max_length=6)
+    atena_no = models.CharField(max_length=15)  # reserved from the 住登外者 range at application
+    state = models.CharField(max_length=10, choices=ApplicationState.choices, default=ApplicationState.PENDING)
+    reason = models.CharField(max_length=200)  # 登録事由 (why this person is a target here)
+    name_kanji = models.CharField(max_length=200)
+    name_kana = models.CharField(max_length=200)
+    birth_date = models.DateField()
+    sex = models.SmallIntegerField(choices=Sex.choices)
+    postal_code = models.CharField(max_length=7, blank=True)
+    address = models.CharField(max_length=300)
+    address_extra = models.CharField(max_length=200, blank=True)
+    phone = models.CharField(max_length=30, blank=True)
+    verification_id = models.BigIntegerField(null=True, blank=True)  # mynumber IdentityVerification
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField()
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        db_table = "people_nonresident_application"
+        constraints = [
+            models.UniqueConstraint(fields=["municipality", "atena_no"], name="people_nonres_app_atena_uniq")
+        ]
+        indexes = [models.Index(fields=["municipality", "state"], name="people_nonres_app_state")]
+
+    def __str__(self) -> str:
+        return f"住登外者申請 {self.pk} ({self.state})"
+
+
+class ProtectionAction(models.TextChoices):
+    SET = "set", "設定"
+    CLEAR = "clear", "解除"
+
+
+class ProtectedPerson(models.Model):
+    """A person under a support measure (支援措置対象者, DV等): address and phone hidden from staff
+    without the right, never answered automatically to outside queries. Present only while the
+    measure is in force; its history is ``ProtectionRequest``."""
+
+    municipality = models.CharField(max_length=6)
+    atena_no = models.CharField(max_length=15)
+    since = models.DateTimeField()
+    request = models.ForeignKey("ProtectionRequest", on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        db_table = "people_protected"
+        constraints = [
+            models.UniqueConstraint(fields=["municipality", "atena_no"], name="people_protected_atena_uniq")
+        ]
+
+    def __str__(self) -> str:
+        return f"支援措置 {self.atena_no}"
+
+
+class ProtectionRequest(models.Model):
+    """A request to set or clear a support measure (支援措置の設定・解除), in force only once a
+    different staff member confirms it (二人確認)."""
+
+    municipality = models.CharField(max_length=6)
+    atena_no = models.CharField(max_length=15)
+    action = models.CharField(max_length=5, choices=ProtectionAction.choices)
+    state = models.CharField(max_length=10, choices=ApplicationState.choices, default=ApplicationState.PENDING)
+    note = models.CharField(max_length=200, blank=True)  # e.g. 申出書の受付番号; no address here
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField()
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "people_protection_request"
+        indexes = [models.Index(fields=["municipality", "atena_no", "state"], name="people_protreq_atena")]
+
+    def __str__(self) -> str:
+        return f"支援措置{self.get_action_display()} {self.atena_no} ({self.state})"

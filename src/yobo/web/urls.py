@@ -8,4 +8,5 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("", include("yobo.web.urls_access")),
     path("audit/", include("yobo.web.urls_audit")),
+    path("people/", include("yobo.web.urls_people")),
 ]

@@ -14,6 +14,9 @@ from yobo.core.purposes import PURPOSE_LABELS, Purpose
 PURPOSE_PAGES: dict[Purpose, str] = {
     Purpose.ADMINISTRATION: "/staff/",
     Purpose.AUDIT_REVIEW: "/audit/",
+    Purpose.PERSON_INQUIRY: "/people/?purpose=P02",
+    Purpose.NONRESIDENT_REGISTRATION: "/people/nonresidents/",
+    Purpose.PROTECTION_MEASURE: "/people/?purpose=P04",
 }
 
 

@@ -1,0 +1,79 @@
+"""``GET /api/v1/persons/<宛名番号>`` (JSON) and ``GET /fhir/Patient/<宛名番号>`` (FHIR R4).
+
+Callers must be authenticated on a registered terminal: for now the staff session (the access
+middleware already requires login, a registered terminal and the second factor); token
+authentication for system clients comes with the certificates/API issue. The purpose is taken
+from the ``X-Yobo-Purpose`` header (default P02 対象者の照会) and checked by the door, which logs
+the read with the 宛名番号.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.http import require_GET
+
+from yobo.access.context import context_for_request
+from yobo.core.context import AccessContext
+from yobo.core.errors import AccessDenied, InputRejected
+from yobo.core.purposes import Purpose
+from yobo.people import lookup
+
+from . import fhir
+
+FHIR_JSON = "application/fhir+json"
+
+
+def _ctx(request: HttpRequest) -> AccessContext:
+    purpose = request.headers.get("X-Yobo-Purpose", "") or Purpose.PERSON_INQUIRY.value
+    return context_for_request(request, Purpose.PERSON_INQUIRY).for_purpose(purpose.strip().upper())
+
+
+def _unauthenticated(request: HttpRequest) -> bool:
+    user: Any = getattr(request, "user", None)
+    return user is None or not user.is_authenticated
+
+
+def _read(ctx: AccessContext, atena_no: str) -> lookup.PersonCard:
+    return lookup.get_card(ctx, atena_no)
+
+
+@require_GET
+def person_json(request: HttpRequest, atena_no: str) -> JsonResponse:
+    if _unauthenticated(request):
+        return JsonResponse({"error": "unauthenticated", "message": "ログインが必要です。 / Log in first."},
+                            status=401)
+    try:
+        p = _read(_ctx(request), atena_no)
+    except AccessDenied as exc:
+        return JsonResponse({"error": exc.reason, "message": str(exc)}, status=403)
+    except InputRejected as exc:
+        return JsonResponse({"error": "not_found", "message": str(exc)}, status=404)
+    data = asdict(p)
+    data["birth_date"] = p.birth_date.isoformat()
+    data["status_date"] = p.status_date.isoformat() if p.status_date else None
+    data["birth_wareki"] = p.birth_wareki
+    if p.masked:
+        data.update({f: None for f in lookup.MASKED_FIELDS})
+    return JsonResponse(data, json_dumps_params={"ensure_ascii": False})
+
+
+def _outcome(code: str, text: str, status: int) -> JsonResponse:
+    body = {"resourceType": "OperationOutcome",
+            "issue": [{"severity": "error", "code": code, "diagnostics": text}]}
+    return JsonResponse(body, status=status, content_type=FHIR_JSON, json_dumps_params={"ensure_ascii": False})
+
+
+@require_GET
+def patient_read(request: HttpRequest, atena_no: str) -> JsonResponse:
+    if _unauthenticated(request):
+        return _outcome("login", "ログインが必要です。 / Authentication required.", 401)
+    try:
+        p = _read(_ctx(request), atena_no)
+    except AccessDenied as exc:
+        return _outcome("forbidden", str(exc), 403)
+    except InputRejected as exc:
+        return _outcome("not-found", str(exc), 404)
+    return JsonResponse(fhir.patient(p), content_type=FHIR_JSON, json_dumps_params={"ensure_ascii": False})

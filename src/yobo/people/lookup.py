@@ -1,0 +1,282 @@
+"""The staff's search and person page (宛名検索・個人画面): partial, width-insensitive matching on
+names, birth date, address and 宛名番号; My Number search for staff with the right; addresses of
+protected persons (支援措置) masked for staff without the address right. Every call goes through
+the door: a search logs one entry per person shown, a person page a READ of that 宛名番号.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Case, IntegerField, Q, Value, When
+
+from yobo.audit.door import door
+from yobo.core.context import AccessContext
+from yobo.core.errors import InputRejected
+from yobo.core.purposes import Operation
+from yobo.core.text import search_key
+from yobo.core.wareki import to_wareki
+from yobo.mynumber import selectors as vault_selectors
+
+from . import protection
+from .models import NonResidentApplication, Person, PersonHistory, ResidentStatus, Sex, Source
+from .selectors import RESOURCE, PersonNotFound
+
+MASKED_FIELDS = ("postal_code", "address", "address_extra", "phone")
+HIDDEN = "（非表示）"
+_FIELDS = (
+    "atena_no", "source", "household_no", "name_kanji", "name_kana", "birth_date", "sex", "relationship",
+    "postal_code", "address", "address_extra", "phone", "status", "status_date", "status_reason",
+)
+MAX_LIMIT = 200
+
+
+def _m() -> str:
+    return settings.MUNICIPALITY_CODE
+
+
+def age_on(born: date, on: date) -> int:
+    """Age in full years on ``on`` (満年齢)."""
+    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+
+
+@dataclass(frozen=True, slots=True)
+class PersonCard:
+    """A person as shown to staff, with the address masked where the staff member has no right."""
+
+    atena_no: str
+    source: str
+    household_no: str
+    name_kanji: str
+    name_kana: str
+    birth_date: date
+    sex: int
+    relationship: str
+    postal_code: str
+    address: str
+    address_extra: str
+    phone: str
+    status: int
+    status_date: date | None
+    status_reason: str
+    masked: bool = False  # 支援措置対象：住所非表示
+    protected: bool = False  # under a support measure (shown to staff with the right)
+
+    @property
+    def birth_wareki(self) -> str:
+        return to_wareki(self.birth_date)
+
+    @property
+    def age(self) -> int:
+        return age_on(self.birth_date, date.today())
+
+    @property
+    def sex_label(self) -> str:
+        return Sex(self.sex).label
+
+    @property
+    def status_label(self) -> str:
+        return ResidentStatus(self.status).label
+
+    @property
+    def source_label(self) -> str:
+        return Source(self.source).label
+
+    @property
+    def is_resident(self) -> bool:
+        return self.status == ResidentStatus.RESIDENT
+
+    @property
+    def mask_label(self) -> str:
+        return protection.MASK_LABEL
+
+
+def _card(row: dict[str, Any], masked: bool, protected: bool) -> PersonCard:
+    values = {f: row[f] for f in _FIELDS}
+    if masked:
+        values.update({f: "" for f in MASKED_FIELDS})
+    return PersonCard(**values, masked=masked, protected=protected)
+
+
+def _protection_flags(ctx: AccessContext, rows: list[dict[str, Any]]) -> tuple[set[str], set[str]]:
+    """(protected 宛名番号 among rows, 宛名番号 whose address must be hidden from ``ctx``)."""
+    prot = protection.protected_among([r["atena_no"] for r in rows])
+    households = protection.protected_households() if rows else set()
+    shielded = {r["atena_no"] for r in rows if r["atena_no"] in prot or (r["household_no"] and
+                                                                         r["household_no"] in households)}
+    if protection.can_see_protected_address(ctx):
+        return prot, set()
+    return prot, shielded
+
+
+@dataclass(frozen=True, slots=True)
+class Criteria:
+    """Search keys (検索条件); every given key must match."""
+
+    name: str = ""  # kana (any width, hiragana too) or kanji, partial
+    birth_date: date | None = None
+    address: str = ""  # partial, digits and letters in any width
+    atena_no: str = ""
+
+    def keys(self) -> list[str]:
+        return [k for k, v in (("name", self.name), ("birth", self.birth_date), ("address", self.address),
+                               ("atena", self.atena_no)) if v]
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    persons: list[PersonCard] = field(default_factory=list)
+    more: bool = False  # more than the limit matched: narrow the search
+    limit: int = 50
+
+
+def _is_kana(key: str) -> bool:
+    return bool(key) and all("\u30a0" <= c <= "\u30ff" for c in key)
+
+
+def _address_variants(text: str) -> list[str]:
+    s = unicodedata.normalize("NFKC", text).replace(" ", "").replace("\u3000", "")
+    # Registers write digits either way; the full-width form of the ASCII letters and digits too.
+    wide = "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in s)
+    return list(dict.fromkeys([s, wide]))
+
+
+def search(ctx: AccessContext, criteria: Criteria, *, limit: int = 50) -> SearchResult:
+    """Persons matching the criteria (宛名検索), at most ``limit``; logged one entry per person shown.
+
+    Names match anywhere in the normalised keys (``ﾔﾏﾀﾞ``, ``やまだ``, ``ヤマダ`` are one key),
+    prefix matches first. A search by address does not return persons whose address is hidden
+    from this staff member (typing the address must not reveal who lives there).
+    """
+    keys = criteria.keys()
+    if not keys:
+        raise InputRejected("検索条件を1つ以上入力してください。 / Enter at least one search key.")
+    limit = max(1, min(limit, MAX_LIMIT))
+    with door(ctx, Operation.SEARCH, resource=RESOURCE) as rec:
+        qs = Person.objects.filter(municipality=_m())
+        order: list[Any] = []
+        if criteria.name:
+            key = search_key(criteria.name)
+            col = "kana_key" if _is_kana(key) else "kanji_key"
+            qs = qs.filter(**{f"{col}__contains": key})
+            order.append(Case(When(**{f"{col}__startswith": key}, then=Value(0)), default=Value(1),
+                              output_field=IntegerField()))
+        if criteria.birth_date:
+            qs = qs.filter(birth_date=criteria.birth_date)
+        if criteria.address:
+            q = Q()
+            for v in _address_variants(criteria.address):
+                q |= Q(address__contains=v) | Q(address_extra__contains=v)
+            qs = qs.filter(q)
+        if criteria.atena_no:
+            qs = qs.filter(atena_no=criteria.atena_no.strip())
+        rows = list(qs.order_by(*order, "kana_key", "birth_date", "atena_no").values(*_FIELDS)[:limit + 1])
+        more = len(rows) > limit
+        rows = rows[:limit]
+        prot, shielded = _protection_flags(ctx, rows)
+        if criteria.address and shielded:
+            rows = [r for r in rows if r["atena_no"] not in shielded]
+        rec.targets = [r["atena_no"] for r in rows] or [""]
+        rec.detail = f"search by={'+'.join(keys)} hits={len(rows)}{'+' if more else ''} masked={len(shielded)}"
+    return SearchResult([_card(r, r["atena_no"] in shielded, r["atena_no"] in prot) for r in rows], more, limit)
+
+
+def search_by_mynumber(ctx: AccessContext, number: str) -> tuple[str | None, SearchResult]:
+    """The person with this My Number (個人番号による検索): needs the My Number right (the vault
+    refuses and logs otherwise). Returns (宛名番号 or None, the person if registered as one)."""
+    atena = vault_selectors.find_atena_by_number(ctx, number)
+    if atena is None:
+        return None, SearchResult()
+    return atena, search(ctx, Criteria(atena_no=atena), limit=1)
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryLine:
+    changed_at: datetime
+    kind: str
+    changes: dict[str, Any]
+    status: int
+    status_date: date | None
+    status_reason: str
+    status_changed: bool
+    by: str  # "連携 #<batch>" or the staff member
+
+    @property
+    def status_label(self) -> str:
+        return ResidentStatus(self.status).label
+
+
+@dataclass(frozen=True, slots=True)
+class PersonPage:
+    """Everything the person page shows (個人画面)."""
+
+    person: PersonCard
+    protection: protection.ProtectionStatus
+    household: list[PersonCard]
+    history: list[HistoryLine]
+    mynumber: vault_selectors.LinkInfo
+    nonresident_reason: str = ""
+
+
+def _history(m: str, a: str, masked: bool) -> list[HistoryLine]:
+    rows = PersonHistory.objects.filter(municipality=m, atena_no=a).select_related("changed_by").order_by(
+        "-changed_at", "-id")
+    out: list[HistoryLine] = []
+    for h in rows:
+        changes = dict(h.changes or {})
+        if masked:
+            changes = {k: ([HIDDEN, HIDDEN] if k in MASKED_FIELDS else v) for k, v in changes.items()}
+        by = f"連携 #{h.batch_id}" if h.batch_id else (h.changed_by.get_username() if h.changed_by else "")
+        out.append(HistoryLine(h.changed_at, h.kind, changes, h.status, h.status_date, h.status_reason,
+                               h.status_changed, by))
+    return out
+
+
+def person_page(ctx: AccessContext, atena_no: str) -> PersonPage:
+    """The person page (個人画面): basic items, household, residence history, My Number status and
+    support-measure status. Logged as a READ of the 宛名番号 (and of each household member shown)."""
+    a = str(atena_no).strip()
+    m = _m()
+    with door(ctx, Operation.READ, resource=RESOURCE, target=a, detail="person page") as rec:
+        row = Person.objects.filter(municipality=m, atena_no=a).values(*_FIELDS).first()
+        if row is None:
+            raise PersonNotFound(a)
+        prot, shielded = _protection_flags(ctx, [row])
+        masked = a in shielded
+        card = _card(row, masked, a in prot)
+        status = protection._status(m, a)
+        hist = _history(m, a, masked)
+        reason = ""
+        if row["source"] == Source.NON_REGISTERED:
+            reason = (NonResidentApplication.objects.filter(municipality=m, atena_no=a)
+                      .values_list("reason", flat=True).first() or "")
+        if masked:
+            rec.detail = "person page masked"
+    members: list[PersonCard] = []
+    if row["household_no"]:
+        with door(ctx, Operation.READ, resource=RESOURCE, detail=f"household of {a}") as rec2:
+            mrows = list(Person.objects.filter(municipality=m, household_no=row["household_no"]).exclude(atena_no=a)
+                         .values(*_FIELDS))
+            mprot, mshield = _protection_flags(ctx, mrows)
+            rec2.targets = [r["atena_no"] for r in mrows] or [""]
+        mrows.sort(key=lambda r: (r["relationship"] != "世帯主", r["birth_date"]))
+        members = [_card(r, r["atena_no"] in mshield, r["atena_no"] in mprot) for r in mrows]
+    link = vault_selectors.status(ctx, a)
+    return PersonPage(card, status, members, hist, link, reason)
+
+
+def get_card(ctx: AccessContext, atena_no: str) -> PersonCard:
+    """One person's basic items, masked as for the person page (for the API); a logged READ."""
+    a = str(atena_no).strip()
+    with door(ctx, Operation.READ, resource=RESOURCE, target=a) as rec:
+        row = Person.objects.filter(municipality=_m(), atena_no=a).values(*_FIELDS).first()
+        if row is None:
+            raise PersonNotFound(a)
+        prot, shielded = _protection_flags(ctx, [row])
+        if a in shielded:
+            rec.detail = "masked"
+    return _card(row, a in shielded, a in prot)
