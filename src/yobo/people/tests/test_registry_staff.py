@@ -1,0 +1,383 @@
+"""The staff-facing register: search (keys, widths, limits, logging), My Number search, support
+measures (支援措置) with second-staff confirmation and masking, non-registered persons (住登外者)."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.utils import timezone
+from hypothesis import assume, given, settings as hsettings, strategies as st
+
+from yobo.audit.models import AccessLogEntry
+from yobo.core.errors import AccessDenied, InputRejected
+from yobo.core.purposes import Duty, Operation, Purpose, Result
+from yobo.mynumber import checkdigit, keys
+from yobo.mynumber import selectors as vault_selectors
+from yobo.mynumber.models import IdentityVerification
+from yobo.mynumber.services import Verification
+from yobo.people import lookup, nonresidents, protection
+from yobo.people.models import ChangeKind, Person, PersonHistory, ProtectionAction, Source
+from yobo.people.nonresidents import Applicant
+
+pytestmark = pytest.mark.django_db
+
+
+def add_person(atena: str, kanji: str, kana: str, born: date, *, address: str = "横浜市中区本町1丁目2番3号",
+               household: str = "", relationship: str = "", phone: str = "045-000-0000", sex: int = 1,
+               status: int = 1) -> Person:
+    """A person as the register import would leave it (keys made the same way)."""
+    from django.conf import settings
+
+    from yobo.core.text import search_key
+
+    now = timezone.now()
+    return Person.objects.create(
+        municipality=settings.MUNICIPALITY_CODE, atena_no=atena, household_no=household or atena, name_kanji=kanji,
+        name_kana=kana, kanji_key=search_key(kanji), kana_key=search_key(kana), birth_date=born, sex=sex,
+        relationship=relationship, postal_code="2310005", address=address, phone=phone, status=status,
+        row_hash="x", created_at=now, updated_at=now,
+    )
+
+
+@pytest.fixture
+def city(settings: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Person]:
+    monkeypatch.delenv(keys.ENV_VAR, raising=False)
+    settings.KEY_DIR = tmp_path / "keys"
+    keys.ensure_keys()
+    return {
+        "taro": add_person("1000000001", "山田　太郎", "ヤマダ　タロウ", date(1985, 4, 1), household="2000000001",
+                           relationship="世帯主"),
+        "hanako": add_person("1000000002", "山田　花子", "ヤマダ　ハナコ", date(1987, 6, 15), household="2000000001",
+                             relationship="妻", sex=2),
+        "ichiro": add_person("1000000003", "佐藤　一郎", "サトウ　イチロウ", date(2019, 5, 1),
+                             address="横浜市西区みなとみらい3丁目5番地", household="2000000003"),
+        "yamashita": add_person("1000000004", "小山田　健", "コヤマダ　ケン", date(1950, 1, 2),
+                                address="横浜市港北区日吉本町10番地の2", household="2000000004", status=3),
+    }
+
+
+def entries(**kw: Any) -> list[AccessLogEntry]:
+    return list(AccessLogEntry.objects.filter(**kw).order_by("seq"))
+
+
+def mynumber(seed: int) -> str:
+    return checkdigit.generate(random.Random(seed))
+
+
+# --- search ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["ﾔﾏﾀﾞ", "やまだ", "ヤマダ", "ﾔﾏﾀﾞ ﾀﾛｳ", "やまだ　たろう", "タロウ", "山田", "田　太"])
+def test_name_search_is_partial_and_width_and_kana_insensitive(city: Any, make_ctx: Callable[..., Any],
+                                                               text: str) -> None:
+    hits = lookup.search(make_ctx(Purpose.PERSON_INQUIRY), lookup.Criteria(name=text))
+    assert city["taro"].atena_no in {p.atena_no for p in hits.persons}
+    assert city["ichiro"].atena_no not in {p.atena_no for p in hits.persons}
+
+
+def test_prefix_matches_come_before_matches_inside_the_name(city: Any, make_ctx: Callable[..., Any]) -> None:
+    hits = lookup.search(make_ctx(), lookup.Criteria(name="ﾔﾏﾀﾞ")).persons
+    # ヤマダ… first, then コヤマダ (inside the name)
+    assert [p.atena_no for p in hits] == ["1000000001", "1000000002", "1000000004"]
+
+
+def test_search_by_birth_date_address_and_atena(city: Any, make_ctx: Callable[..., Any]) -> None:
+    ctx = make_ctx()
+    assert [p.atena_no for p in lookup.search(ctx, lookup.Criteria(birth_date=date(1987, 6, 15))).persons] == [
+        "1000000002"]
+    # full-width digits typed for an address stored with ASCII digits, and a part of it
+    by_addr = lookup.search(ctx, lookup.Criteria(address="みなとみらい３丁目")).persons
+    assert [p.atena_no for p in by_addr] == ["1000000003"]
+    assert [p.atena_no for p in lookup.search(ctx, lookup.Criteria(atena_no=" 1000000004 ")).persons] == [
+        "1000000004"]
+    both = lookup.search(ctx, lookup.Criteria(name="やまだ", birth_date=date(1985, 4, 1))).persons
+    assert [p.atena_no for p in both] == ["1000000001"]
+    assert both[0].birth_wareki == "昭和60年4月1日"
+
+
+def test_search_without_keys_is_refused(city: Any, make_ctx: Callable[..., Any]) -> None:
+    with pytest.raises(InputRejected, match="検索条件"):
+        lookup.search(make_ctx(), lookup.Criteria())
+
+
+def test_search_logs_one_entry_per_person_shown_with_the_purpose(city: Any, make_ctx: Callable[..., Any]) -> None:
+    ctx = make_ctx(Purpose.PERSON_INQUIRY)
+    lookup.search(ctx, lookup.Criteria(name="ﾔﾏﾀﾞ"))
+    got = entries(request_id=ctx.request_id, operation=Operation.SEARCH)
+    assert sorted(e.target for e in got) == ["1000000001", "1000000002", "1000000004"]
+    assert {e.purpose for e in got} == {Purpose.PERSON_INQUIRY.value}
+    assert all("ﾔﾏﾀﾞ" not in e.detail and "ヤマダ" not in e.detail for e in got)  # the keys, not the values
+    assert got[0].detail.startswith("search by=name hits=3")
+
+
+def test_search_without_a_purpose_is_refused_and_logged(city: Any, make_ctx: Callable[..., Any]) -> None:
+    ctx = make_ctx(Purpose.PERSON_INQUIRY).for_purpose("")
+    with pytest.raises(AccessDenied):
+        lookup.search(ctx, lookup.Criteria(name="ﾔﾏﾀﾞ"))
+    denied = entries(request_id=ctx.request_id)
+    assert [(e.result, e.detail) for e in denied] == [(Result.DENIED.value, "no_purpose")]
+
+
+def test_search_limit_says_there_are_more(make_ctx: Callable[..., Any]) -> None:
+    for i in range(5):
+        add_person(f"10000001{i:02d}", "鈴木　一", "スズキ　ハジメ", date(2000, 1, 1 + i))
+    r = lookup.search(make_ctx(), lookup.Criteria(name="すずき"), limit=3)
+    assert len(r.persons) == 3 and r.more
+    r = lookup.search(make_ctx(), lookup.Criteria(name="すずき"), limit=5)
+    assert len(r.persons) == 5 and not r.more
+
+
+def test_person_page_has_household_history_and_logs_a_read(city: Any, make_ctx: Callable[..., Any]) -> None:
+    PersonHistory.objects.create(municipality=city["taro"].municipality, atena_no="1000000001",
+                                 changed_at=timezone.now(), kind=ChangeKind.UPDATED,
+                                 changes={"address": ["旧住所1番", "横浜市中区本町1丁目2番3号"]}, status=1)
+    ctx = make_ctx(Purpose.PERSON_INQUIRY)
+    page = lookup.person_page(ctx, "1000000001")
+    assert page.person.name_kanji == "山田　太郎" and not page.person.masked
+    assert [m.atena_no for m in page.household] == ["1000000002"]
+    assert page.history[0].changes["address"][0] == "旧住所1番"
+    assert not page.mynumber.registered
+    reads = entries(request_id=ctx.request_id, operation=Operation.READ, resource="people.person")
+    assert ("1000000001", "person page") in [(e.target, e.detail) for e in reads]
+    assert all(e.purpose == Purpose.PERSON_INQUIRY for e in reads)
+
+
+def test_person_page_of_unknown_atena(city: Any, make_ctx: Callable[..., Any]) -> None:
+    with pytest.raises(InputRejected, match="登録されていません"):
+        lookup.person_page(make_ctx(), "1999999999")
+
+
+# --- My Number search -----------------------------------------------------------------------------
+
+
+def _link(ctx_factory: Callable[..., Any], atena: str, number: str) -> None:
+    from yobo.mynumber import services as vault_services
+
+    vault_services.register(ctx_factory(Purpose.MYNUMBER_REGISTRATION), atena, number)
+
+
+def test_mynumber_search_needs_the_right_and_is_logged(city: Any, make_ctx: Callable[..., Any]) -> None:
+    number = mynumber(1)
+    _link(make_ctx, "1000000003", number)
+    without = make_ctx(Purpose.PERSON_INQUIRY)
+    with pytest.raises(AccessDenied):
+        lookup.search_by_mynumber(without, number)
+    denied = entries(request_id=without.request_id)
+    assert [(e.operation, e.result, e.detail) for e in denied] == [
+        (Operation.REVEAL_MYNUMBER.value, Result.DENIED.value, "mynumber_right")]
+    with_right = make_ctx(Purpose.PERSON_INQUIRY, mynumber_right=True)
+    atena, result = lookup.search_by_mynumber(with_right, number)
+    assert atena == "1000000003" and [p.atena_no for p in result.persons] == ["1000000003"]
+    ok = entries(request_id=with_right.request_id)
+    assert {(e.operation, e.target) for e in ok} == {(Operation.REVEAL_MYNUMBER.value, "1000000003"),
+                                                     (Operation.SEARCH.value, "1000000003")}
+    # the number is in no log entry
+    assert not AccessLogEntry.objects.filter(detail__contains=number).exists()
+    assert not AccessLogEntry.objects.filter(target__contains=number).exists()
+
+
+# --- 支援措置 ---------------------------------------------------------------------------------------
+
+
+def _protect(make_staff: Callable[..., Any], make_ctx: Callable[..., Any], atena: str) -> tuple[Any, Any]:
+    a = make_ctx(Purpose.PROTECTION_MEASURE, duties=[Duty.CLERK])
+    b = make_ctx(Purpose.PROTECTION_MEASURE, duties=[Duty.CLERK])
+    rid = protection.request_change(a, atena, ProtectionAction.SET, note="申出 第12号")
+    protection.confirm(b, rid)
+    return a, b
+
+
+def test_setting_protection_needs_a_different_confirmer(city: Any, make_ctx: Callable[..., Any]) -> None:
+    a = make_ctx(Purpose.PROTECTION_MEASURE, duties=[Duty.CLERK])
+    rid = protection.request_change(a, "1000000003", ProtectionAction.SET)
+    with pytest.raises(InputRejected, match="別の職員"):
+        protection.confirm(a, rid)
+    st_ = protection.status(a, "1000000003")
+    assert not st_.in_force and st_.pending is not None and st_.masked  # pending set already masks
+    with pytest.raises(InputRejected, match="確認待ち"):
+        protection.request_change(a, "1000000003", ProtectionAction.SET)
+    b = make_ctx(Purpose.PROTECTION_MEASURE, duties=[Duty.SUPERVISOR])
+    protection.confirm(b, rid)
+    assert protection.status(b, "1000000003").in_force
+    assert protection.is_protected(make_ctx(Purpose.EXCHANGE_PROVISION, duties=[Duty.EXCHANGE]), "1000000003")
+    logged = entries(resource=protection.RESOURCE, operation=Operation.UPDATE)
+    assert [(e.staff, e.result, e.purpose) for e in logged] == [
+        (a.username, Result.ERROR.value, Purpose.PROTECTION_MEASURE.value),  # the refused self-confirmation
+        (b.username, Result.OK.value, Purpose.PROTECTION_MEASURE.value),
+    ]
+    assert logged[1].target == "1000000003" and logged[1].detail == "confirm set"
+
+
+def test_clearing_protection_needs_a_different_confirmer_and_a_pending_clear_keeps_the_mask(
+        city: Any, make_staff: Callable[..., Any], make_ctx: Callable[..., Any]) -> None:
+    a, b = _protect(make_staff, make_ctx, "1000000003")
+    rid = protection.request_change(b, "1000000003", ProtectionAction.CLEAR)
+    with pytest.raises(InputRejected):
+        protection.confirm(b, rid)
+    clerk = make_ctx(Purpose.PERSON_INQUIRY, duties=[Duty.CLERK])
+    assert lookup.person_page(clerk, "1000000003").person.masked  # still masked until confirmed
+    protection.confirm(a, rid)
+    assert not protection.is_protected(a, "1000000003")
+    assert not lookup.person_page(clerk, "1000000003").person.masked
+
+
+def test_protection_requests_can_be_withdrawn_and_only_for_existing_persons(
+        city: Any, make_ctx: Callable[..., Any]) -> None:
+    a = make_ctx(Purpose.PROTECTION_MEASURE)
+    with pytest.raises(InputRejected):
+        protection.request_change(a, "1999999999", ProtectionAction.SET)
+    with pytest.raises(InputRejected, match="対象ではありません"):
+        protection.request_change(a, "1000000003", ProtectionAction.CLEAR)
+    rid = protection.request_change(a, "1000000003", ProtectionAction.SET)
+    assert [r.id for r in protection.pending_requests(a)] == [rid]
+    protection.withdraw(a, rid)
+    assert not protection.is_protected(a, "1000000003") and protection.pending_requests(a) == []
+
+
+def test_protected_address_hidden_without_the_right_and_shown_with_it(
+        city: Any, make_staff: Callable[..., Any], make_ctx: Callable[..., Any]) -> None:
+    _protect(make_staff, make_ctx, "1000000001")  # 山田太郎; 花子 shares the household
+    clerk = make_ctx(Purpose.PERSON_INQUIRY, duties=[Duty.CLERK])
+    hits = {p.atena_no: p for p in lookup.search(clerk, lookup.Criteria(name="やまだ")).persons}
+    assert hits["1000000001"].masked and hits["1000000001"].address == "" and hits["1000000001"].phone == ""
+    assert hits["1000000002"].masked  # same household, same address
+    assert not hits["1000000004"].masked
+    # typing the address does not reveal who lives there
+    assert lookup.search(clerk, lookup.Criteria(address="本町1丁目2番3号")).persons == []
+    page = lookup.person_page(clerk, "1000000001")
+    assert page.person.masked and page.person.postal_code == ""
+    assert entries(request_id=clerk.request_id, detail="person page masked", target="1000000001")
+
+    boss = make_ctx(Purpose.PERSON_INQUIRY, duties=[Duty.SUPERVISOR])
+    seen = lookup.person_page(boss, "1000000001").person
+    assert not seen.masked and seen.protected and seen.address == "横浜市中区本町1丁目2番3号"
+    assert [p.atena_no for p in lookup.search(boss, lookup.Criteria(address="本町1丁目2番3号")).persons] == [
+        "1000000001", "1000000002"]
+
+
+def test_masked_history_hides_old_addresses(city: Any, make_staff: Callable[..., Any],
+                                            make_ctx: Callable[..., Any]) -> None:
+    PersonHistory.objects.create(municipality=city["ichiro"].municipality, atena_no="1000000003",
+                                 changed_at=timezone.now(), kind=ChangeKind.UPDATED,
+                                 changes={"address": ["旧住所", "新住所"], "name_kana": ["サトウ", "サトウ　イチロウ"]},
+                                 status=1)
+    _protect(make_staff, make_ctx, "1000000003")
+    hist = lookup.person_page(make_ctx(duties=[Duty.CLERK]), "1000000003").history
+    assert hist[0].changes["address"] == [lookup.HIDDEN, lookup.HIDDEN]
+    assert hist[0].changes["name_kana"] == ["サトウ", "サトウ　イチロウ"]
+
+
+# --- 住登外者 --------------------------------------------------------------------------------------
+
+
+def _applicant(**kw: Any) -> Applicant:
+    base: dict[str, Any] = {"name_kanji": "高橋　陽菜", "name_kana": "ﾀｶﾊｼ ﾋﾅ", "birth_date": date(2024, 12, 1),
+                            "sex": 2, "address": "東京都千代田区千代田1番1号", "reason": "里帰り出産中の乳児",
+                            "postal_code": "１００－０００１"}
+    base.update(kw)
+    return Applicant(**base)
+
+
+VERIF = Verification(number_check="card", identity_documents=("card",))
+
+
+def test_nonresident_is_pending_until_another_staff_member_confirms(
+        city: Any, make_ctx: Callable[..., Any]) -> None:
+    a = make_ctx(Purpose.NONRESIDENT_REGISTRATION, duties=[Duty.CLERK])
+    number = mynumber(2)
+    app_id, atena = nonresidents.apply(a, _applicant(), number, VERIF)
+    assert atena.startswith("9") and len(atena) == 10
+    # pending: not a person, not found by a search
+    assert not Person.objects.filter(atena_no=atena).exists()
+    assert lookup.search(make_ctx(), lookup.Criteria(name="たかはし")).persons == []
+    assert [x.atena_no for x in nonresidents.pending(a)] == [atena]
+    with pytest.raises(InputRejected, match="別の職員"):
+        nonresidents.confirm(a, app_id)
+    assert not Person.objects.filter(atena_no=atena).exists()
+
+    b = make_ctx(Purpose.NONRESIDENT_REGISTRATION, duties=[Duty.SUPERVISOR])
+    assert nonresidents.confirm(b, app_id) == atena
+    found = lookup.search(make_ctx(), lookup.Criteria(name="たかはし")).persons
+    assert [p.atena_no for p in found] == [atena] and found[0].source == Source.NON_REGISTERED
+    assert found[0].name_kana == "タカハシ ヒナ" and found[0].postal_code == "1000001"
+    v = IdentityVerification.objects.get(atena_no=atena)
+    assert v.verified_by_id == a.staff_id and v.confirmed_by_id == b.staff_id
+    assert vault_selectors.status(b, atena).registered
+    assert nonresidents.pending(b) == []
+    with pytest.raises(InputRejected, match="処理済み"):
+        nonresidents.confirm(b, app_id)
+    hist = PersonHistory.objects.get(atena_no=atena)
+    assert hist.kind == ChangeKind.CREATED and hist.changed_by_id == b.staff_id
+    # logged with the purpose, never with the number
+    logged = entries(target=atena)
+    assert {e.purpose for e in logged} == {Purpose.NONRESIDENT_REGISTRATION.value, Purpose.PERSON_INQUIRY.value}
+    assert not AccessLogEntry.objects.filter(detail__contains=number).exists()
+
+
+def test_nonresident_numbers_are_consecutive_and_skip_register_numbers(
+        city: Any, settings: Any, make_ctx: Callable[..., Any]) -> None:
+    settings.YOBO_NONRESIDENT_ATENA_PREFIX = "1"
+    add_person("1000000005", "登録　済", "トウロク　スミ", date(2000, 1, 1))
+    a = make_ctx(Purpose.NONRESIDENT_REGISTRATION)
+    got = [nonresidents.apply(a, _applicant(), mynumber(10 + i), VERIF)[1] for i in range(6)]
+    # 1000000001..0005 belong to the register: skipped, never shared
+    assert got == ["1000000006", "1000000007", "1000000008", "1000000009", "1000000010", "1000000011"]
+
+
+def test_nonresident_application_checks_items_identity_and_number(city: Any, make_ctx: Callable[..., Any]) -> None:
+    a = make_ctx(Purpose.NONRESIDENT_REGISTRATION)
+    with pytest.raises(InputRejected, match="フリガナ"):
+        nonresidents.apply(a, _applicant(name_kana="高橋"), mynumber(3), VERIF)
+    with pytest.raises(InputRejected, match="未来"):
+        nonresidents.apply(a, _applicant(birth_date=date(2999, 1, 1)), mynumber(3), VERIF)
+    with pytest.raises(InputRejected, match="委任状"):
+        nonresidents.apply(a, _applicant(), mynumber(3),
+                           Verification(number_check="card", agent_kind="delegate", agent_identity_documents=("card",)))
+    bad = mynumber(3)[:-1] + str((int(mynumber(3)[-1]) + 1) % 10)
+    with pytest.raises(InputRejected) as exc:
+        nonresidents.apply(a, _applicant(), bad, VERIF)
+    assert bad not in str(exc.value)
+    # a number already linked elsewhere: refused, naming the other 宛名番号 only
+    number = mynumber(4)
+    _link(make_ctx, "1000000001", number)
+    with pytest.raises(InputRejected, match="1000000001") as exc:
+        nonresidents.apply(a, _applicant(), number, VERIF)
+    assert number not in str(exc.value)
+    assert nonresidents.pending(a) == []  # nothing of the refused applications stayed
+
+
+def test_nonresident_withdrawn_application_never_becomes_a_person(city: Any, make_ctx: Callable[..., Any]) -> None:
+    a = make_ctx(Purpose.NONRESIDENT_REGISTRATION)
+    app_id, atena = nonresidents.apply(a, _applicant(), mynumber(5), VERIF)
+    nonresidents.withdraw(make_ctx(Purpose.NONRESIDENT_REGISTRATION), app_id, "重複申請")
+    with pytest.raises(InputRejected):
+        nonresidents.confirm(make_ctx(Purpose.NONRESIDENT_REGISTRATION), app_id)
+    assert not Person.objects.filter(atena_no=atena).exists()
+    assert nonresidents.application(a, app_id).state == "withdrawn"
+
+
+def test_nonresident_registration_needs_the_purpose(city: Any, make_ctx: Callable[..., Any]) -> None:
+    entry = make_ctx(Purpose.NONRESIDENT_REGISTRATION, duties=[Duty.ENTRY])
+    with pytest.raises(AccessDenied):
+        nonresidents.apply(entry, _applicant(), mynumber(6), VERIF)
+    assert entries(request_id=entry.request_id)[0].detail == "purpose_not_permitted"
+
+
+# --- properties -----------------------------------------------------------------------------------
+
+
+@hsettings(max_examples=60, deadline=None)
+@given(st.dates(min_value=date(1900, 1, 1), max_value=date(2100, 1, 1)),
+       st.dates(min_value=date(1900, 1, 1), max_value=date(2100, 1, 1)))
+def test_age_is_full_years(born: date, on: date) -> None:
+    assume(on >= born)
+    age = lookup.age_on(born, on)
+    # the birthday of year born+age has passed, that of born+age+1 has not
+    def anniversary(n: int) -> tuple[int, int, int]:
+        return (born.year + n, born.month, born.day)
+    assert anniversary(age) <= (on.year, on.month, on.day) < anniversary(age + 1)
