@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 from django.utils import timezone
-from hypothesis import assume, given, settings as hsettings, strategies as st
+from hypothesis import assume, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from yobo.audit.models import AccessLogEntry
 from yobo.core.errors import AccessDenied, InputRejected

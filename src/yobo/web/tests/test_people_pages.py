@@ -1,0 +1,156 @@
+"""Search and person pages through a logged-in session: purpose choice, logging, masking, My Number
+search, 住登外者 and 支援措置 pages."""
+
+from __future__ import annotations
+
+import random
+import re
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from yobo.core.purposes import Duty, Operation, Purpose, Result
+from yobo.mynumber import checkdigit, keys
+from yobo.people.tests.test_registry_staff import add_person
+
+from .conftest import log_entries
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def city(settings: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(keys.ENV_VAR, raising=False)
+    settings.KEY_DIR = tmp_path / "keys"
+    keys.ensure_keys()
+    add_person("1000000001", "山田　太郎", "ヤマダ　タロウ", date(1985, 4, 1), household="2000000001",
+               relationship="世帯主")
+    add_person("1000000002", "山田　花子", "ヤマダ　ハナコ", date(1987, 6, 15), household="2000000001",
+               relationship="妻", sex=2)
+    add_person("1000000003", "佐藤　一郎", "サトウ　イチロウ", date(2019, 5, 1),
+               address="横浜市西区みなとみらい3丁目5番地")
+
+
+def test_search_page_with_halfwidth_kana_logs_each_person_with_the_purpose(
+        logged_in: Any, make_staff: Any, city: None) -> None:
+    c = logged_in(make_staff("clerk.a", duties=[Duty.CLERK]))
+    page = c.get("/people/").content.decode()
+    assert 'name="purpose"' in page and 'value="P02" selected' in page and "autofocus" in page
+    r = c.get("/people/", {"purpose": "P02", "name": "ﾔﾏﾀﾞ"})
+    body = r.content.decode()
+    assert r.status_code == 200 and "山田　太郎" in body and "山田　花子" in body and "佐藤" not in body
+    assert "昭和60年4月1日" in body
+    got = log_entries(staff="clerk.a", operation=Operation.SEARCH)
+    assert sorted(e.target for e in got) == ["1000000001", "1000000002"]
+    assert {e.purpose for e in got} == {"P02"}
+
+
+def test_purpose_choice_is_remembered_and_used_for_the_person_page(
+        logged_in: Any, make_staff: Any, city: None) -> None:
+    c = logged_in(make_staff("clerk.b", duties=[Duty.CLERK]))
+    c.get("/people/", {"purpose": "N02", "birth": "S60.4.1"})
+    assert [e.purpose for e in log_entries(staff="clerk.b", operation=Operation.SEARCH)] == ["N02"]
+    r = c.get("/people/1000000001/")
+    body = r.content.decode()
+    assert r.status_code == 200 and "N02 接種券・予診票の発行" in body and "山田　花子" in body
+    reads = log_entries(staff="clerk.b", operation=Operation.READ, target="1000000001")
+    assert reads and {e.purpose for e in reads} == {"N02"}
+
+
+def test_search_without_purpose_is_refused_and_logged(logged_in: Any, make_staff: Any, city: None) -> None:
+    c = logged_in(make_staff("clerk.c", duties=[Duty.CLERK]))
+    body = c.get("/people/", {"purpose": "", "name": "やまだ"}).content.decode()
+    assert "処理事由が指定されていません" in body and "山田　太郎" not in body
+    assert [e.detail for e in log_entries(staff="clerk.c", result=Result.DENIED)] == ["no_purpose"]
+    # a purpose the duty does not allow is refused too
+    c.post("/logout/")
+    c2 = logged_in(make_staff("entry.c", duties=[Duty.ENTRY]))
+    body = c2.get("/people/", {"purpose": "N02", "name": "やまだ"}).content.decode()
+    assert "職責では使えません" in body
+    assert [e.detail for e in log_entries(staff="entry.c", result=Result.DENIED)] == ["purpose_not_permitted"]
+
+
+def test_bad_birth_date_and_empty_search_show_messages(logged_in: Any, make_staff: Any, city: None) -> None:
+    c = logged_in(make_staff("clerk.d", duties=[Duty.CLERK]))
+    assert "日付の形式が正しくありません" in c.get("/people/", {"birth": "昭和99年"}).content.decode()
+    assert "検索条件を1つ以上" in c.get("/people/", {"name": " "}).content.decode()
+    assert not log_entries(staff="clerk.d", operation=Operation.SEARCH)
+
+
+def test_htmx_search_returns_only_the_results(logged_in: Any, make_staff: Any, city: None) -> None:
+    c = logged_in(make_staff("clerk.e", duties=[Duty.CLERK]))
+    body = c.get("/people/", {"name": "さとう"}, HTTP_HX_REQUEST="true").content.decode()
+    assert body.lstrip().startswith('<section id="results"') and "佐藤　一郎" in body
+
+
+def test_mynumber_search_form_only_for_the_right_and_post_refused_without(
+        logged_in: Any, make_staff: Any, make_ctx: Any, city: None) -> None:
+    from yobo.mynumber import services as vault_services
+
+    number = checkdigit.generate(random.Random(11))
+    vault_services.register(make_ctx(Purpose.MYNUMBER_REGISTRATION), "1000000003", number)
+    c = logged_in(make_staff("clerk.f", duties=[Duty.CLERK]))
+    assert 'name="mynumber"' not in c.get("/people/").content.decode()
+    r = c.post("/people/mynumber/", {"mynumber": number})
+    assert r.status_code == 403 and "個人番号の参照権限がありません" in r.content.decode()
+    assert number not in r.content.decode()
+    assert [(e.operation, e.detail) for e in log_entries(staff="clerk.f", result=Result.DENIED)] == [
+        (Operation.REVEAL_MYNUMBER.value, "mynumber_right")]
+
+    c.post("/logout/")
+    c2 = logged_in(make_staff("clerk.g", duties=[Duty.CLERK], mynumber_right=True))
+    assert 'name="mynumber"' in c2.get("/people/").content.decode()
+    r = c2.post("/people/mynumber/", {"mynumber": number})
+    body = r.content.decode()
+    assert r.status_code == 200 and "佐藤　一郎" in body and number not in body
+    assert {e.target for e in log_entries(staff="clerk.g", operation=Operation.REVEAL_MYNUMBER)} == {"1000000003"}
+
+
+def test_protection_pages_two_staff_and_masking(logged_in: Any, make_staff: Any, make_ctx: Any, city: None) -> None:
+    c = logged_in(make_staff("clerk.h", duties=[Duty.CLERK]))
+    r = c.post("/people/1000000003/protection/", {"action": "set", "note": "申出 第3号"})
+    assert r.status_code == 302
+    body = c.get("/people/1000000003/").content.decode()
+    assert "支援措置対象：住所非表示" in body and "みなとみらい" not in body and "確認待ち" in body
+    assert "disabled" in body  # the requester cannot confirm
+    c.post("/logout/")
+    boss = logged_in(make_staff("boss.h", duties=[Duty.SUPERVISOR]))
+    body = boss.get("/people/1000000003/").content.decode()
+    assert "みなとみらい" in body  # the supervisor holds the right
+    from yobo.people import protection
+
+    rid = protection.pending_requests(make_ctx(Purpose.PROTECTION_MEASURE))[0].id
+    r = boss.post(f"/people/protection/{rid}/confirm/", {"atena_no": "1000000003"})
+    assert r.status_code == 302 and r["Location"] == "/people/1000000003/"
+    assert "支援措置の対象です" in boss.get("/people/1000000003/").content.decode()
+
+
+def test_nonresident_pages_apply_and_confirm_by_another(logged_in: Any, make_staff: Any, city: None) -> None:
+    number = checkdigit.generate(random.Random(12))
+    c = logged_in(make_staff("clerk.i", duties=[Duty.CLERK]))
+    form = {"reason": "里帰り出産", "name_kanji": "高橋　陽菜", "name_kana": "タカハシ　ヒナ",
+            "birth": "令和6年12月1日", "sex": "2", "address": "東京都千代田区千代田1番1号", "mynumber": number,
+            "number_check": "card", "identity_documents": ["card"], "agent_kind": ""}
+    bad = c.post("/people/nonresidents/new/", {**form, "identity_documents": []})
+    assert "本人確認書類" in bad.content.decode() and number not in bad.content.decode()
+    r = c.post("/people/nonresidents/new/", form)
+    assert r.status_code == 302 and r["Location"] == "/people/nonresidents/"
+    listing = c.get("/people/nonresidents/").content.decode()
+    assert "高橋　陽菜" in listing and "disabled" in listing
+    app_id = re.search(r"/people/nonresidents/(\d+)/confirm/", listing).group(1)  # type: ignore[union-attr]
+    c.post(f"/people/nonresidents/{app_id}/confirm/")  # refused: same staff
+    assert "高橋　陽菜" not in c.get("/people/", {"name": "たかはし"}).content.decode()
+    c.post("/logout/")
+    c2 = logged_in(make_staff("clerk.j", duties=[Duty.CLERK]))
+    r = c2.post(f"/people/nonresidents/{app_id}/confirm/")
+    assert r.status_code == 302
+    body = c2.get("/people/", {"name": "たかはし"}).content.decode()
+    assert "高橋　陽菜" in body and "住登外者" in body
+
+
+def test_home_menu_links_to_the_search(logged_in: Any, make_staff: Any) -> None:
+    c = logged_in(make_staff("clerk.k", duties=[Duty.CLERK]))
+    body = c.get("/").content.decode()
+    assert 'href="/people/?purpose=P02"' in body and 'href="/people/nonresidents/"' in body
