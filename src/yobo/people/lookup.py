@@ -33,6 +33,11 @@ _FIELDS = (
     "postal_code", "address", "address_extra", "phone", "status", "status_date", "status_reason",
 )
 MAX_LIMIT = 200
+FIELD_LABELS = {
+    "household_no": "世帯番号", "name_kanji": "氏名", "name_kana": "フリガナ", "birth_date": "生年月日", "sex": "性別",
+    "relationship": "続柄", "postal_code": "郵便番号", "address": "住所", "address_extra": "方書",
+    "phone": "電話番号", "status": "住民区分", "status_date": "異動日", "status_reason": "異動事由",
+}
 
 
 def _m() -> str:
@@ -208,6 +213,11 @@ class HistoryLine:
     @property
     def status_label(self) -> str:
         return ResidentStatus(self.status).label
+
+    @property
+    def labelled_changes(self) -> list[tuple[str, Any, Any]]:
+        """(項目名, old, new) for display."""
+        return [(FIELD_LABELS.get(k, k), *[*v, None, None][:2]) for k, v in self.changes.items()]
 
 
 @dataclass(frozen=True, slots=True)
