@@ -17,11 +17,21 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--no-serve", action="store_true", help="準備だけ行う / set up only")
+        parser.add_argument(
+            "--code", action="store_true",
+            help="demo-admin の現在の確認コードを表示 / print demo-admin's current TOTP code (demo only)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["code"]:
+            self.stdout.write(demo_totp_code())
+            return
         port = options["port"]
         result = run_init(settings.MUNICIPALITY_CODE, demo_operator=True, base_url=f"http://localhost:{port}")
         self.stdout.write(render_text(result))
+        self.stdout.write(
+            "   認証アプリがない場合の現在のコード / current code without an app:  .venv/bin/yobo demo --code\n"
+        )
         self._demo_city()
         if options["no_serve"]:
             return
@@ -40,3 +50,18 @@ class Command(BaseCommand):
         s = ensure_demo_city(ctx, settings.VAR_DIR)
         if s is not None:
             self.stdout.write(f"デモ市の住民 {s.inserted} 人を取り込みました / loaded {s.inserted} demo residents\n")
+
+
+def demo_totp_code() -> str:
+    """The current TOTP code of the demo administrator, for trying the demo without an authenticator app.
+
+    Only ever for ``demo-admin``: a real account's second factor is the person's own device.
+    """
+    from django_otp.oath import totp
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    dev = TOTPDevice.objects.filter(user__username="demo-admin", confirmed=True).first()
+    if dev is None:
+        return "demo-admin の確認コード端末がありません。先に yobo demo を実行してください。 / run yobo demo first."
+    code = totp(dev.bin_key, dev.step, dev.t0, dev.digits, dev.drift)
+    return f"{code:0{dev.digits}d}"
