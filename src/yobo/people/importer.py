@@ -132,6 +132,7 @@ def _create_stage(cur: Any) -> None:
     text, dt, small, integer = ("text", "date", "smallint", "integer")
     types = {"birth_date": dt, "status_date": dt, "sex": small, "status": small, "src_row": integer}
     cols = ", ".join(f"{c} {types.get(c, text)}" for c in _STAGE_COLUMNS)
+    cols += ", pid bigint, old_hash text"
     for t in (STAGE, STAGE_REJECTED, STAGE_HOUSEHOLDS):
         cur.execute(f"DROP TABLE IF EXISTS {t}")
     # ON COMMIT DROP (PostgreSQL): the staging tables never outlive the batch transaction.
@@ -460,19 +461,35 @@ def _stage_rejected(cur: Any, res: extract.ExtractResult, rows: list[RejectedRow
 
 
 def _apply(cur: Any, m: str, batch: ImportBatch, summary: ImportSummary, *, full: bool) -> None:
-    """Diff staging against persons and apply, in SQL (one statement per step)."""
+    """Diff staging against persons and apply, in SQL (one statement per step).
+
+    First each staged row learns its person's id and stored hash (one indexed lookup per staged
+    row); every later step then walks the staging table and reaches persons by primary key, so a
+    small diff never scans the person table (``CROSS JOIN`` keeps SQLite's join order so).
+    """
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     b = batch.pk
     person = "people_person"
-    join = "p.municipality = %s AND p.atena_no = s.atena_no"
+    if _pg():
+        cur.execute(f"ANALYZE {STAGE}")  # temporary tables have no statistics until analysed
+        cur.execute(
+            f"UPDATE {STAGE} AS s SET pid = p.id, old_hash = p.row_hash FROM {person} p "
+            f"WHERE p.municipality = %s AND p.atena_no = s.atena_no",
+            [m],
+        )
+    else:
+        cur.execute(
+            f"UPDATE {STAGE} SET (pid, old_hash) = (SELECT p.id, p.row_hash FROM {person} p "
+            f"WHERE p.municipality = %s AND p.atena_no = {STAGE}.atena_no)",
+            [m],
+        )
+    changed = "s.pid IS NOT NULL AND s.old_hash <> s.row_hash"
 
     # Households touched: the new and changed rows' households, and the ones changed persons leave.
     cur.execute(
         f"INSERT INTO {STAGE_HOUSEHOLDS} (household_no) "
-        f"SELECT s.household_no FROM {STAGE} s LEFT JOIN {person} p ON {join} "
-        f"WHERE p.id IS NULL OR p.row_hash <> s.row_hash "
-        f"UNION SELECT p.household_no FROM {STAGE} s JOIN {person} p ON {join} WHERE p.row_hash <> s.row_hash",
-        [m, m],
+        f"SELECT s.household_no FROM {STAGE} s WHERE s.pid IS NULL OR s.old_hash <> s.row_hash "
+        f"UNION SELECT p.household_no FROM {STAGE} s CROSS JOIN {person} p WHERE p.id = s.pid AND {changed}",
     )
 
     # History of changed persons: {field: [old, new]}, before the update overwrites the old values.
@@ -480,32 +497,42 @@ def _apply(cur: Any, m: str, batch: ImportBatch, summary: ImportSummary, *, full
         f"INSERT INTO people_history (municipality, atena_no, batch_id, changed_at, kind, changes, status, "
         f"status_date, status_reason, status_changed) "
         f"SELECT %s, s.atena_no, %s, %s, 'updated', {_changes_sql()}, s.status, s.status_date, s.status_reason, "
-        f"p.status <> s.status FROM {STAGE} s JOIN {person} p ON {join} WHERE p.row_hash <> s.row_hash",
-        [m, b, now, m],
+        f"p.status <> s.status FROM {STAGE} s CROSS JOIN {person} p WHERE p.id = s.pid AND {changed}",
+        [m, b, now],
     )
-    sets = ", ".join(f"{c} = s.{c}" for c in (*FIELDS, "kanji_key", "kana_key", "row_hash"))
-    cur.execute(
-        f"UPDATE {person} AS p SET {sets}, updated_batch_id = %s, updated_at = %s FROM {STAGE} s "
-        f"WHERE {join} AND p.row_hash <> s.row_hash",
-        [b, now, m],
-    )
+    upd = (*FIELDS, "kanji_key", "kana_key", "row_hash")
+    if _pg():
+        sets = ", ".join(f"{c} = s.{c}" for c in upd)
+        cur.execute(
+            f"UPDATE {person} AS p SET {sets}, updated_batch_id = %s, updated_at = %s FROM {STAGE} s "
+            f"WHERE p.id = s.pid AND {changed}",
+            [b, now],
+        )
+    else:
+        # SQLite would drive UPDATE … FROM from the person table; by primary key it walks only the changed.
+        cur.execute(f"CREATE INDEX {STAGE}_pid ON {STAGE} (pid)")
+        cur.execute(
+            f"UPDATE {person} SET ({', '.join(upd)}) = (SELECT {', '.join('s.' + c for c in upd)} FROM {STAGE} s "
+            f"WHERE s.pid = {person}.id), updated_batch_id = %s, updated_at = %s "
+            f"WHERE id IN (SELECT s.pid FROM {STAGE} s WHERE {changed})",
+            [b, now],
+        )
     summary.updated = max(cur.rowcount, 0)
 
     # New persons: a creation history row each (the batch's person list stays derivable), then the rows.
-    anti = f"NOT EXISTS (SELECT 1 FROM {person} p WHERE {join})"
     cur.execute(
         f"INSERT INTO people_history (municipality, atena_no, batch_id, changed_at, kind, changes, status, "
         f"status_date, status_reason, status_changed) "
         f"SELECT %s, s.atena_no, %s, %s, 'created', '{{}}', s.status, s.status_date, s.status_reason, "
-        f"{'true' if _pg() else '1'} FROM {STAGE} s WHERE {anti}",
-        [m, b, now, m],
+        f"{'true' if _pg() else '1'} FROM {STAGE} s WHERE s.pid IS NULL",
+        [m, b, now],
     )
     cols = ", ".join(_PERSON_COLUMNS)
     scols = ", ".join(f"s.{c}" for c in _PERSON_COLUMNS)
     cur.execute(
         f"INSERT INTO {person} (municipality, source, {cols}, created_batch_id, updated_batch_id, created_at, "
-        f"updated_at) SELECT %s, 'juki', {scols}, %s, %s, %s, %s FROM {STAGE} s WHERE {anti}",
-        [m, b, b, now, now, m],
+        f"updated_at) SELECT %s, 'juki', {scols}, %s, %s, %s, %s FROM {STAGE} s WHERE s.pid IS NULL",
+        [m, b, b, now, now],
     )
     summary.inserted = max(cur.rowcount, 0)
     cur.execute(f"SELECT count(*) FROM {STAGE}")
@@ -522,6 +549,10 @@ def _apply(cur: Any, m: str, batch: ImportBatch, summary: ImportSummary, *, full
     summary.status_changes = {labels.get(st, str(st)): n for st, n in cur.fetchall()}
 
     _refresh_households(cur, m, b)
+    if _pg() and summary.inserted + summary.updated > 50_000:
+        # Fresh statistics after a large load, so the next small diff gets index plans at once
+        # (autovacuum would do it later). ANALYZE is transactional on PostgreSQL.
+        cur.execute(f"ANALYZE {person}, people_household, people_history")
 
     if full:
         cur.execute(
@@ -553,6 +584,7 @@ def _refresh_households(cur: Any, m: str, b: int) -> None:
     cur.execute(
         "UPDATE people_household AS h SET postal_code = p.postal_code, address = p.address, "
         "address_extra = p.address_extra FROM people_person p WHERE h.municipality = %s AND h.updated_batch_id = %s "
+        f"AND h.{touched} "
         "AND p.municipality = h.municipality AND p.atena_no = h.head_atena_no",
         [m, b],
     )
