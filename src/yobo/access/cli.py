@@ -37,5 +37,8 @@ class OperatorCommand(BaseCommand):
         try:
             return super().execute(*args, **options)
         except YoboError as exc:
-            sys.stderr.write(f"{exc}\n")
+            if getattr(self, "_called_from_command_line", False):
+                # From the shell: the message once, without Django's "CommandError:" prefix, and the exit code.
+                sys.stderr.write(f"{exc}\n")
+                raise SystemExit(exc.exit_code) from exc
             raise CommandError(str(exc), returncode=exc.exit_code) from exc
