@@ -4,7 +4,11 @@
     times plainly, N times inside a bare transaction, and N times through ``door`` (check + the read
     + the chained log entry in the same transaction). Reports µs/op and the overhead ratio
     (target: door under 1.10 × the plain read).
-(b) ``size`` entries (default 10,000,000) with a valid chain and signed checkpoints are bulk-loaded
+(b) The staff person page (個人画面): ``yobo.people.lookup.person_page`` — the person, protection
+    status, history, household members and My Number link status; three doors — on a synthetic
+    population of ``YOBO_BENCH_PERSONS`` (default 2,000) imported through ``import_residents``, versus
+    exactly the same ORM queries with ``door`` replaced by a no-op (no check, no transaction, no log).
+(c) ``size`` entries (default 10,000,000) with a valid chain and signed checkpoints are bulk-loaded
     (COPY on PostgreSQL, executemany on SQLite), then ``verify()`` is timed (target: 10M in < 60 s),
     next to a raw baseline: a plain chunked ``SELECT`` of the same rows without hashing.
 
@@ -21,6 +25,8 @@ import random
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 SEP = "\x1f"
@@ -141,6 +147,75 @@ def _door_cost(n: int) -> dict[str, Any]:
     }
 
 
+@contextmanager
+def _no_door(ctx: Any, operation: Any, *, resource: str, target: str = "", detail: str = "") -> Iterator[Any]:
+    """The door without the door: same block, same record object, no check, transaction or entry."""
+    from yobo.audit.door import AccessRecord
+
+    yield AccessRecord(detail=detail)
+
+
+def _person_page_cost(n: int, persons: int) -> dict[str, Any]:
+    from datetime import date
+
+    from django.conf import settings
+
+    from yobo.access.models import Staff
+    from yobo.core.context import AccessContext
+    from yobo.core.purposes import Duty, Purpose
+    from yobo.mynumber import selectors as vault_selectors
+    from yobo.people import lookup, synth
+    from yobo.people.models import Person
+    from yobo.people.services import import_residents
+
+    work = tempfile.mkdtemp(prefix="yobo-bench-pp-")
+    csv = os.path.join(work, "residents.csv")
+    synth.write_csv(csv, persons, seed=11, as_of="2025-09-01")
+    staff = Staff.objects.create_user(username="bench-clerk", password=None)
+    sync = AccessContext(staff_id=staff.pk, username=staff.username, department="", duties=frozenset({Duty.CLERK}),
+                         terminal="bench-terminal", purpose=str(Purpose.RESIDENT_SYNC))
+    import_residents(sync, csv, as_of=date(2025, 9, 1))
+    ctx = AccessContext(staff_id=staff.pk, username=staff.username, department="", duties=frozenset({Duty.CLERK}),
+                        terminal="bench-terminal", purpose=str(Purpose.PERSON_INQUIRY))
+    # Persons in households of several members: the page then shows (and logs) the household too.
+    atena = list(Person.objects.filter(municipality=settings.MUNICIPALITY_CODE).exclude(household_no="")
+                 .order_by("atena_no").values_list("atena_no", flat=True))
+    rnd = random.Random(7)
+    sample = [rnd.choice(atena) for _ in range(n)]
+
+    def logged() -> None:
+        for a in sample:
+            lookup.person_page(ctx, a)
+
+    def plain() -> None:
+        real = (lookup.door, vault_selectors.door)
+        lookup.door = vault_selectors.door = _no_door  # type: ignore[assignment]
+        try:
+            for a in sample:
+                lookup.person_page(ctx, a)
+        finally:
+            lookup.door, vault_selectors.door = real  # type: ignore[assignment]
+
+    def timed(fn: Any) -> float:
+        t0 = time.perf_counter()
+        fn()
+        return (time.perf_counter() - t0) / n * 1e6
+
+    timed(plain), timed(logged)  # warm up
+    best = {"plain": 1e9, "door": 1e9}
+    for _ in range(5):
+        best["plain"] = min(best["plain"], timed(plain))
+        best["door"] = min(best["door"], timed(logged))
+    return {
+        "persons": persons,
+        "iterations": n,
+        "page_us": round(best["plain"], 1),
+        "door_page_us": round(best["door"], 1),
+        "door_overhead_ratio": round(best["door"] / best["plain"], 3),
+        "target_ratio": 1.10,
+    }
+
+
 def _rows(size: int, start_us: int) -> Any:
     """Yield (seq, at_us, fields..., hash) tuples forming a valid chain, plus checkpoints to sign."""
     rnd = random.Random(42)
@@ -246,6 +321,11 @@ def run(size: int | None) -> dict[str, Any]:
     from django.db import connection
 
     out: dict[str, Any] = {"database": vendor, "size": size, "cpus": os.cpu_count()}
+    if os.environ.get("YOBO_BENCH_DOOR_ONLY"):  # (a) and (b) on an empty log, no verify
+        out["door"] = _door_cost(int(os.environ.get("YOBO_BENCH_DOOR_N", "2000")))
+        out["person_page"] = _person_page_cost(int(os.environ.get("YOBO_BENCH_PAGE_N", "300")),
+                                               int(os.environ.get("YOBO_BENCH_PERSONS", "2000")))
+        return out
     out["load"] = _load(vendor, size)
     print(f"load: {out['load']}", file=sys.stderr)
     connection.close()
@@ -271,4 +351,7 @@ def run(size: int | None) -> dict[str, Any]:
     # The door on top of the loaded log (a log of ``size`` entries, as in production).
     out["door"] = _door_cost(int(os.environ.get("YOBO_BENCH_DOOR_N", "2000")))
     print(f"door: {out['door']}", file=sys.stderr)
+    out["person_page"] = _person_page_cost(int(os.environ.get("YOBO_BENCH_PAGE_N", "300")),
+                                           int(os.environ.get("YOBO_BENCH_PERSONS", "2000")))
+    print(f"person_page: {out['person_page']}", file=sys.stderr)
     return out
