@@ -7,8 +7,10 @@ before hashing, so the separator cannot occur inside a field and the form is una
 rejects a stored field that contains one. The first entry's previous hash is 64 zeros.
 
 Appends happen at the end of the caller's transaction, under a lock on the single chain-head row,
-so the lock is held only between the log insert and the commit. The insert and the head update
-go to the database as one statement on PostgreSQL (one round trip). Every
+so the lock is held only between the log insert and the commit. On PostgreSQL the whole append
+(lock, numbering, hashing, insert, head update) is one call of the server-side function
+``audit_append`` (migration 0004, ``APPEND_FUNCTION_SQL``), i.e. one round trip; it computes the
+same canonical bytes and hash as ``canonical``/``entry_hash`` (the tests compare them). Every
 ``YOBO_AUDIT_CHECKPOINT_EVERY`` entries a signed checkpoint is written in the same transaction.
 """
 
@@ -19,6 +21,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -83,6 +86,53 @@ def entry_hash(prev_hash: str, seq: int, at_us: int, fields: Sequence[str]) -> s
     return hashlib.sha256(bytes.fromhex(prev_hash) + canonical(seq, at_us, fields)).hexdigest()
 
 
+# Installed by migration 0004 (a change here needs a new migration). Entries arrive as one text[]
+# of 10 cleaned fields each (flattened), the timestamp as bigint. ``convert_to(..., 'UTF8')`` of the U+001F join is byte-for-byte Python's
+# ``canonical().encode()`` (bigint::text is the plain decimal, like str(int)). Returns the seq before
+# the append, the last seq and the last hash (the caller decides on a checkpoint).
+APPEND_FUNCTION_SQL = r"""
+CREATE OR REPLACE FUNCTION audit_append(p_at_us bigint, p_fields text[],
+                                        OUT first_seq bigint, OUT last_seq bigint, OUT last_hash text)
+LANGUAGE plpgsql AS $$
+DECLARE
+    n integer := coalesce(array_length(p_fields, 1), 0) / 10;
+    prev bytea;
+    seqs bigint[] := '{}';
+    hashes text[] := '{}';
+    i integer;
+    base integer;
+BEGIN
+    SELECT seq, hash INTO first_seq, last_hash FROM audit_chain_head WHERE id = 1 FOR UPDATE;
+    IF NOT FOUND THEN
+        -- First entry ever (ON CONFLICT: another first writer may race us).
+        INSERT INTO audit_chain_head (id, seq, hash) VALUES (1, 0, repeat('0', 64)) ON CONFLICT (id) DO NOTHING;
+        SELECT seq, hash INTO first_seq, last_hash FROM audit_chain_head WHERE id = 1 FOR UPDATE;
+    END IF;
+    last_seq := first_seq;
+    prev := decode(last_hash, 'hex');
+    FOR i IN 1..n LOOP
+        last_seq := last_seq + 1;
+        base := (i - 1) * 10;
+        prev := sha256(prev || convert_to(concat_ws(E'', last_seq::text, p_at_us::text,
+            p_fields[base + 1], p_fields[base + 2], p_fields[base + 3], p_fields[base + 4], p_fields[base + 5],
+            p_fields[base + 6], p_fields[base + 7], p_fields[base + 8], p_fields[base + 9], p_fields[base + 10]),
+            'UTF8'));
+        seqs := seqs || last_seq;
+        hashes := hashes || encode(prev, 'hex');
+    END LOOP;
+    IF n > 0 THEN
+        INSERT INTO audit_access_log (seq, at_us, staff, department, terminal, purpose, operation, resource,
+                                      target, result, request_id, detail, hash)
+        SELECT s.seq, p_at_us, p_fields[b + 1], p_fields[b + 2], p_fields[b + 3], p_fields[b + 4], p_fields[b + 5],
+               p_fields[b + 6], p_fields[b + 7], p_fields[b + 8], p_fields[b + 9], p_fields[b + 10], s.hash
+        FROM unnest(seqs, hashes) WITH ORDINALITY AS s(seq, hash, k), LATERAL (SELECT (s.k::integer - 1) * 10) AS o(b);
+        last_hash := encode(prev, 'hex');
+        UPDATE audit_chain_head SET seq = last_seq, hash = last_hash WHERE id = 1;
+    END IF;
+END
+$$;
+"""
+
 _INSERT_COLS = "seq, at_us, " + ", ".join(COLUMNS) + ", hash"
 _ROW = "(" + ", ".join(["%s"] * 13) + ")"
 _CHUNK = 1000
@@ -99,8 +149,12 @@ def append(entries: Sequence[PendingEntry]) -> int:
     if not conn.in_atomic_block:
         raise RuntimeError("audit.chain.append must run inside a transaction")
     pg = conn.vendor == "postgresql"
+    every = int(getattr(settings, "YOBO_AUDIT_CHECKPOINT_EVERY", 0) or 0)
+    if pg:
+        return _append_pg(conn, entries, every)
     with conn.cursor() as cur:
-        cur.execute("SELECT seq, hash FROM audit_chain_head WHERE id = 1" + (" FOR UPDATE" if pg else ""))
+        # No lock statement: SQLite's IMMEDIATE transactions already serialise writers.
+        cur.execute("SELECT seq, hash FROM audit_chain_head WHERE id = 1")
         row = cur.fetchone()
         if row is None:
             # First entry ever: create the head (ON CONFLICT: another first writer may race us).
@@ -108,7 +162,7 @@ def append(entries: Sequence[PendingEntry]) -> int:
                 "INSERT INTO audit_chain_head (id, seq, hash) VALUES (1, 0, %s) ON CONFLICT (id) DO NOTHING",
                 [GENESIS],
             )
-            cur.execute("SELECT seq, hash FROM audit_chain_head WHERE id = 1" + (" FOR UPDATE" if pg else ""))
+            cur.execute("SELECT seq, hash FROM audit_chain_head WHERE id = 1")
             row = cur.fetchone()
         first, prev = int(row[0]), str(row[1])
         seq = first
@@ -124,21 +178,22 @@ def append(entries: Sequence[PendingEntry]) -> int:
             chunk = rows[i:i + _CHUNK]
             values = ", ".join([_ROW] * len(chunk))
             params = [v for r in chunk for v in r]
-            last = i + _CHUNK >= len(rows)
-            if pg and last:
-                cur.execute(
-                    f"WITH ins AS (INSERT INTO audit_access_log ({_INSERT_COLS}) VALUES {values}) "
-                    "UPDATE audit_chain_head SET seq = %s, hash = %s WHERE id = 1",
-                    [*params, seq, prev],
-                )
-            else:
-                cur.execute(f"INSERT INTO audit_access_log ({_INSERT_COLS}) VALUES {values}", params)
-        if not pg:
-            cur.execute("UPDATE audit_chain_head SET seq = %s, hash = %s WHERE id = 1", [seq, prev])
-        every = int(getattr(settings, "YOBO_AUDIT_CHECKPOINT_EVERY", 0) or 0)
+            cur.execute(f"INSERT INTO audit_access_log ({_INSERT_COLS}) VALUES {values}", params)
+        cur.execute("UPDATE audit_chain_head SET seq = %s, hash = %s WHERE id = 1", [seq, prev])
         if every > 0 and first // every != seq // every:
             write_checkpoint(cur, seq, prev)
     return seq
+
+
+def _append_pg(conn: Any, entries: Sequence[PendingEntry], every: int) -> int:
+    """PostgreSQL: one ``SELECT audit_append(...)`` per call (the function locks the head row)."""
+    flat = [v for p in entries for v in fields_of(p)]
+    with conn.cursor() as cur:
+        cur.execute("SELECT first_seq, last_seq, last_hash FROM audit_append(%s, %s::text[])", [now_micros(), flat])
+        first, seq, last_hash = cur.fetchone()
+        if every > 0 and first // every != seq // every:
+            write_checkpoint(cur, int(seq), str(last_hash))
+    return int(seq)
 
 
 def write_checkpoint(cur: object, seq: int, hash_: str) -> bool:
