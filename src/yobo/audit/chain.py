@@ -87,9 +87,10 @@ def entry_hash(prev_hash: str, seq: int, at_us: int, fields: Sequence[str]) -> s
 
 
 # Installed by migration 0004 (a change here needs a new migration). Entries arrive as one text[]
-# of 10 cleaned fields each (flattened), the timestamp as bigint. ``convert_to(..., 'UTF8')`` of the U+001F join is byte-for-byte Python's
-# ``canonical().encode()`` (bigint::text is the plain decimal, like str(int)). Returns the seq before
-# the append, the last seq and the last hash (the caller decides on a checkpoint).
+# of 10 cleaned fields each (flattened), the timestamp as bigint. ``convert_to(..., 'UTF8')`` of the
+# U+001F join is byte-for-byte Python's ``canonical().encode()`` (bigint::text is the plain
+# decimal, like str(int)). Returns the seq before the append, the last seq and the last hash
+# (the caller decides on a checkpoint).
 APPEND_FUNCTION_SQL = r"""
 CREATE OR REPLACE FUNCTION audit_append(p_at_us bigint, p_fields text[],
                                         OUT first_seq bigint, OUT last_seq bigint, OUT last_hash text)
