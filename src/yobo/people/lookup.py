@@ -23,15 +23,11 @@ from yobo.core.wareki import to_wareki
 from yobo.mynumber import selectors as vault_selectors
 
 from . import protection
-from .models import NonResidentApplication, Person, PersonHistory, ResidentStatus, Sex, Source
-from .selectors import RESOURCE, PersonNotFound
+from .models import NonResidentApplication, Person, PersonHistory, ResidentStatus, Source
+from .selectors import PERSON_FIELDS, RESOURCE, PersonNotFound, PersonView
 
 MASKED_FIELDS = ("postal_code", "address", "address_extra", "phone")
 HIDDEN = "（非表示）"
-_FIELDS = (
-    "atena_no", "source", "household_no", "name_kanji", "name_kana", "birth_date", "sex", "relationship",
-    "postal_code", "address", "address_extra", "phone", "status", "status_date", "status_reason",
-)
 MAX_LIMIT = 200
 FIELD_LABELS = {
     "household_no": "世帯番号", "name_kanji": "氏名", "name_kana": "フリガナ", "birth_date": "生年月日", "sex": "性別",
@@ -50,24 +46,9 @@ def age_on(born: date, on: date) -> int:
 
 
 @dataclass(frozen=True, slots=True)
-class PersonCard:
+class PersonCard(PersonView):
     """A person as shown to staff, with the address masked where the staff member has no right."""
 
-    atena_no: str
-    source: str
-    household_no: str
-    name_kanji: str
-    name_kana: str
-    birth_date: date
-    sex: int
-    relationship: str
-    postal_code: str
-    address: str
-    address_extra: str
-    phone: str
-    status: int
-    status_date: date | None
-    status_reason: str
     masked: bool = False  # 支援措置対象：住所非表示
     protected: bool = False  # under a support measure (shown to staff with the right)
 
@@ -80,20 +61,8 @@ class PersonCard:
         return age_on(self.birth_date, date.today())
 
     @property
-    def sex_label(self) -> str:
-        return Sex(self.sex).label
-
-    @property
-    def status_label(self) -> str:
-        return ResidentStatus(self.status).label
-
-    @property
     def source_label(self) -> str:
         return Source(self.source).label
-
-    @property
-    def is_resident(self) -> bool:
-        return self.status == ResidentStatus.RESIDENT
 
     @property
     def mask_label(self) -> str:
@@ -101,7 +70,7 @@ class PersonCard:
 
 
 def _card(row: dict[str, Any], masked: bool, protected: bool) -> PersonCard:
-    values = {f: row[f] for f in _FIELDS}
+    values = {f: row[f] for f in PERSON_FIELDS}
     if masked:
         values.update({f: "" for f in MASKED_FIELDS})
     return PersonCard(**values, masked=masked, protected=protected)
@@ -179,7 +148,7 @@ def search(ctx: AccessContext, criteria: Criteria, *, limit: int = 50) -> Search
             qs = qs.filter(q)
         if criteria.atena_no:
             qs = qs.filter(atena_no=criteria.atena_no.strip())
-        rows = list(qs.order_by(*order, "kana_key", "birth_date", "atena_no").values(*_FIELDS)[:limit + 1])
+        rows = list(qs.order_by(*order, "kana_key", "birth_date", "atena_no").values(*PERSON_FIELDS)[:limit + 1])
         more = len(rows) > limit
         rows = rows[:limit]
         prot, shielded = _protection_flags(ctx, rows)
@@ -252,7 +221,7 @@ def person_page(ctx: AccessContext, atena_no: str) -> PersonPage:
     a = str(atena_no).strip()
     m = _m()
     with door(ctx, Operation.READ, resource=RESOURCE, target=a, detail="person page") as rec:
-        row = Person.objects.filter(municipality=m, atena_no=a).values(*_FIELDS).first()
+        row = Person.objects.filter(municipality=m, atena_no=a).values(*PERSON_FIELDS).first()
         if row is None:
             raise PersonNotFound(a)
         prot, shielded = _protection_flags(ctx, [row])
@@ -270,7 +239,7 @@ def person_page(ctx: AccessContext, atena_no: str) -> PersonPage:
     if row["household_no"]:
         with door(ctx, Operation.READ, resource=RESOURCE, detail=f"household of {a}") as rec2:
             mrows = list(Person.objects.filter(municipality=m, household_no=row["household_no"]).exclude(atena_no=a)
-                         .values(*_FIELDS))
+                         .values(*PERSON_FIELDS))
             mprot, mshield = _protection_flags(ctx, mrows)
             rec2.targets = [r["atena_no"] for r in mrows] or [""]
         mrows.sort(key=lambda r: (r["relationship"] != "世帯主", r["birth_date"]))
@@ -283,7 +252,7 @@ def get_card(ctx: AccessContext, atena_no: str) -> PersonCard:
     """One person's basic items, masked as for the person page (for the API); a logged READ."""
     a = str(atena_no).strip()
     with door(ctx, Operation.READ, resource=RESOURCE, target=a) as rec:
-        row = Person.objects.filter(municipality=_m(), atena_no=a).values(*_FIELDS).first()
+        row = Person.objects.filter(municipality=_m(), atena_no=a).values(*PERSON_FIELDS).first()
         if row is None:
             raise PersonNotFound(a)
         prot, shielded = _protection_flags(ctx, [row])

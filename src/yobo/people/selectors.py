@@ -20,7 +20,7 @@ from .models import BatchAbsence, ImportBatch, Person, PersonHistory, ResidentSt
 
 RESOURCE = "people.person"
 BATCH_RESOURCE = "people.batch"
-_FIELDS = (
+PERSON_FIELDS = (
     "atena_no", "source", "household_no", "name_kanji", "name_kana", "birth_date", "sex", "relationship",
     "postal_code", "address", "address_extra", "phone", "status", "status_date", "status_reason",
 )
@@ -106,14 +106,14 @@ def _m() -> str:
 
 
 def _view(row: dict[str, Any]) -> PersonView:
-    return PersonView(**{f: row[f] for f in _FIELDS})
+    return PersonView(**{f: row[f] for f in PERSON_FIELDS})
 
 
 def get_person(ctx: AccessContext, atena_no: str) -> PersonView:
     """One person by 宛名番号 (宛名の参照)."""
     a = str(atena_no).strip()
     with door(ctx, Operation.READ, resource=RESOURCE, target=a):
-        row = Person.objects.filter(municipality=_m(), atena_no=a).values(*_FIELDS).first()
+        row = Person.objects.filter(municipality=_m(), atena_no=a).values(*PERSON_FIELDS).first()
     if row is None:
         raise PersonNotFound(a)
     return _view(row)
@@ -146,7 +146,7 @@ def search(
             qs = qs.filter(atena_no=atena_no.strip())
         if household_no:
             qs = qs.filter(household_no=household_no.strip())
-        rows = list(qs.order_by("kana_key", "atena_no").values(*_FIELDS)[: max(1, min(limit, 500))])
+        rows = list(qs.order_by("kana_key", "atena_no").values(*PERSON_FIELDS)[: max(1, min(limit, 500))])
         rec.targets = [r["atena_no"] for r in rows] or [""]
         rec.detail = f"search hits={len(rows)}"
     return [_view(r) for r in rows]
@@ -161,7 +161,7 @@ def household_members(ctx: AccessContext, household_no: str) -> list[PersonView]
     with door(ctx, Operation.READ, resource=RESOURCE) as rec:
         rows = list(
             Person.objects.filter(municipality=_m(), household_no=household_no.strip())
-            .order_by("atena_no").values(*_FIELDS)
+            .order_by("atena_no").values(*PERSON_FIELDS)
         )
         rec.targets = [r["atena_no"] for r in rows] or [""]
     rows.sort(key=lambda r: (r["relationship"] != "世帯主", r["birth_date"]))
