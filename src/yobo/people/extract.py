@@ -471,7 +471,7 @@ def _rows(res: ExtractResult) -> Iterator[ResidentRecord]:  # one flat hot loop:
                         n = s if len(s) == 12 and s.isascii() and s.isdigit() else _mn_normalize(s)
                         if len(n) != 12 or not n.isascii() or not n.isdigit():
                             errs.append((MY_NUMBER, M_MN_FORM))
-                        elif n == "000000000000":
+                        elif n == "0" * 12:
                             errs.append((MY_NUMBER, M_MN_ZERO))
                         elif cd(n[:11]) != ord(n[11]) - 48:
                             errs.append((MY_NUMBER, M_MN_CHECK))
