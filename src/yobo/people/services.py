@@ -4,37 +4,20 @@ runs inside the audit door, so the change and its access-log entry commit togeth
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
 from yobo.core.context import AccessContext
 
-from .extract import Problem
 from .importer import ImportRejected, ImportSummary, import_extract
 
 __all__ = ["ImportRejected", "ImportSummary", "import_residents"]
 
 
-def import_residents(
-    ctx: AccessContext,
-    path: str | Path,
-    *,
-    full: bool = False,
-    skip_invalid: bool = False,
-    encoding: str = "auto",
-    as_of: date | None = None,
-    progress: bool = False,
-    on_problem: Callable[[Problem], None] | None = None,
-) -> ImportSummary:
-    """Import a resident-register extract (住民記録の取込, CONTRACTS.md §1); purpose P01, one batch.
-
-    Upserts by 宛名番号, keeps every change as history, puts My Numbers only into the vault, and
-    with ``full`` lists the persons missing from the snapshot (never deletes them). Raises
-    ``ImportRejected`` (nothing applied) or ``AccessDenied``.
-    """
-    return import_extract(ctx, path, full=full, skip_invalid=skip_invalid, encoding=encoding, as_of=as_of,
-                          progress=progress, on_problem=on_problem)
+# The import itself lives in ``importer`` (staging, SQL diff, vault, history); this is its public name:
+# import a resident-register extract (住民記録の取込, CONTRACTS.md §1), purpose P01, one batch, through
+# the door. Raises ``ImportRejected`` (nothing applied) or ``AccessDenied``.
+import_residents = import_extract
 
 
 def ensure_demo_city(
@@ -58,4 +41,4 @@ def ensure_demo_city(
     path.parent.mkdir(parents=True, exist_ok=True)
     as_of = date(2025, 4, 1)
     synth.write_csv(path, count, seed=seed, as_of=as_of, date_style="mixed", kana="mixed")
-    return import_extract(ctx, path, as_of=as_of)
+    return import_residents(ctx, path, as_of=as_of)
