@@ -72,6 +72,14 @@ INSTALLED_APPS = [
     "yobo.access",
     "yobo.mynumber",
     "yobo.people",
+    "yobo.immunizations",
+    "yobo.notices",
+    "yobo.certificates",
+    "yobo.exchange",
+    "yobo.exports",
+    "yobo.governance",
+    "yobo.fees",
+    "yobo.relief",
     "yobo.web",
 ]
 

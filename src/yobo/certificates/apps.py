@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class CertificatesConfig(AppConfig):
+    name = "yobo.certificates"
+    label = "certificates"
+    verbose_name = "接種証明書"
+    default_auto_field = "django.db.models.BigAutoField"

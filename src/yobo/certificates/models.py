@@ -1,0 +1,1 @@
+"""Models of certificates; reached only through its services and selectors."""

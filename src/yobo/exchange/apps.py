@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class ExchangeConfig(AppConfig):
+    name = "yobo.exchange"
+    label = "exchange"
+    verbose_name = "情報連携 (中間サーバー)"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,1 @@
+"""Models of exchange; reached only through its services and selectors."""

@@ -1,0 +1,1 @@
+"""Models of exports; reached only through its services and selectors."""

@@ -1,0 +1,1 @@
+"""Models of fees; reached only through its services and selectors."""

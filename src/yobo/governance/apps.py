@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class GovernanceConfig(AppConfig):
+    name = "yobo.governance"
+    label = "governance"
+    verbose_name = "保存・削除・開示請求・PIA"
+    default_auto_field = "django.db.models.BigAutoField"

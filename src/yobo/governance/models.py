@@ -1,0 +1,1 @@
+"""Models of governance; reached only through its services and selectors."""

@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class ImmunizationsConfig(AppConfig):
+    name = "yobo.immunizations"
+    label = "immunizations"
+    verbose_name = "接種記録 (接種履歴)"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,1 @@
+"""Models of immunizations; reached only through its services and selectors."""

@@ -1,0 +1,1 @@
+"""Models of notices; reached only through its services and selectors."""

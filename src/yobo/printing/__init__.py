@@ -1,0 +1,138 @@
+"""Print output (帳票): Japanese fonts embedded in every PDF, QR codes, page helpers.
+
+Pure (no Django): the PDFs of notices, certificates, fees and governance are all drawn with
+ReportLab through this module, so the font choice and its embedding live in one place.
+
+Fonts: BIZ UD Gothic / Mincho (Morisawa's universal-design faces many municipalities print with,
+Debian packages ``fonts-morisawa-bizud-gothic`` and ``-mincho``), falling back to IPAex. TrueType
+fonts registered with ReportLab are always embedded (as subsets), which is what CONTRACTS.md §4
+requires ("every PDF embeds its fonts"). A city points ``YOBO_FONT_DIR`` at its own faces.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from reportlab.graphics import renderPDF
+from reportlab.graphics.barcode.qr import QrCodeWidget
+from reportlab.graphics.shapes import Drawing
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfgen.canvas import Canvas
+
+GOTHIC = "YoboGothic"  # 本文・表
+GOTHIC_BOLD = "YoboGothicBold"
+MINCHO = "YoboMincho"  # 通知文・証明書の本文
+
+# Candidate files per role, first found wins. Debian paths, then a city's own directory.
+_CANDIDATES: dict[str, tuple[str, ...]] = {
+    GOTHIC: (
+        "bizud-gothic/BIZUDGothic-Regular.ttf",
+        "fonts-ipaexfont-gothic/ipaexg.ttf",
+        "ipaexfont-gothic/ipaexg.ttf",
+    ),
+    GOTHIC_BOLD: (
+        "bizud-gothic/BIZUDGothic-Bold.ttf",
+        "bizud-gothic/BIZUDGothic-Regular.ttf",
+        "fonts-ipaexfont-gothic/ipaexg.ttf",
+    ),
+    MINCHO: (
+        "bizud-mincho/BIZUDMincho-Regular.ttf",
+        "fonts-ipaexfont-mincho/ipaexm.ttf",
+        "ipaexfont-mincho/ipaexm.ttf",
+        "bizud-gothic/BIZUDGothic-Regular.ttf",
+    ),
+}
+_ROOTS = ("/usr/share/fonts/truetype", "/usr/share/fonts/opentype", "/usr/local/share/fonts")
+
+DEBIAN_FONT_PACKAGES = ("fonts-morisawa-bizud-gothic", "fonts-morisawa-bizud-mincho")
+
+
+class FontsMissing(RuntimeError):
+    """No Japanese TrueType font is installed; the message says which Debian packages to add."""
+
+
+@dataclass(frozen=True)
+class FontSet:
+    gothic: str
+    gothic_bold: str
+    mincho: str
+    files: dict[str, str]
+
+
+def _find(role: str) -> Path | None:
+    roots = [os.environ["YOBO_FONT_DIR"]] if os.environ.get("YOBO_FONT_DIR") else []
+    roots += list(_ROOTS)
+    for rel in _CANDIDATES[role]:
+        for root in roots:
+            for p in (Path(root) / rel, Path(root) / Path(rel).name):
+                if p.is_file():
+                    return p
+    return None
+
+
+@cache
+def fonts() -> FontSet:
+    """Register the Japanese fonts once per process and return their ReportLab names."""
+    files: dict[str, str] = {}
+    for role in (GOTHIC, GOTHIC_BOLD, MINCHO):
+        path = _find(role)
+        if path is None:
+            raise FontsMissing(
+                "日本語フォントが見つかりません / no Japanese font found: install the Debian packages "
+                + " ".join(DEBIAN_FONT_PACKAGES)
+                + " (or set YOBO_FONT_DIR)"
+            )
+        pdfmetrics.registerFont(TTFont(role, str(path)))
+        files[role] = str(path)
+    return FontSet(gothic=GOTHIC, gothic_bold=GOTHIC_BOLD, mincho=MINCHO, files=files)
+
+
+def new_canvas(
+    out: str | os.PathLike[str], *, title: str, author: str = "yobo", pagesize: tuple[float, float] | None = None
+) -> Canvas:
+    """A canvas for a print job; fonts registered, compression on, metadata set.
+
+    Pages are written to the file as each ``showPage`` is called, so a long batch keeps memory flat
+    as long as the caller draws page by page.
+    """
+    from reportlab.lib.pagesizes import A4
+
+    fonts()
+    # The initial font is ours too: ReportLab's default (Helvetica) would be listed unembedded.
+    c = Canvas(
+        str(out), pagesize=pagesize or A4, pageCompression=1, invariant=1, initialFontName=GOTHIC, initialFontSize=10
+    )
+    c.setTitle(title)
+    c.setAuthor(author)
+    c.setCreator("yobo")
+    return c
+
+
+def draw_qr(c: Canvas, text: str, x: float, y: float, size: float, *, level: str = "M") -> None:
+    """Draw a QR code of ``text`` with its lower-left corner at (x, y), ``size`` points square."""
+    widget = QrCodeWidget(text, barLevel=level)
+    x0, y0, x1, y1 = widget.getBounds()
+    w, h = x1 - x0, y1 - y0
+    d = Drawing(size, size, transform=[size / w, 0, 0, size / h, 0, 0])
+    d.add(widget)
+    renderPDF.draw(d, c, x, y)
+
+
+def text_width(text: str, font: str, size: float) -> float:
+    fonts()
+    return float(pdfmetrics.stringWidth(text, font, size))
+
+
+def fit_text(
+    c: Canvas, text: str, x: float, y: float, max_width: float, font: str, size: float, *, min_size: float = 5.0
+) -> None:
+    """Draw ``text`` at (x, y), shrinking the size until it fits ``max_width`` (long addresses)."""
+    s = size
+    while s > min_size and text_width(text, font, s) > max_width:
+        s -= 0.5
+    c.setFont(font, s)
+    c.drawString(x, y, text)

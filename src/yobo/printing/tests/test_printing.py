@@ -1,0 +1,77 @@
+"""The print module embeds its Japanese fonts and draws QR codes that decode to their text."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+from pypdf import PdfReader
+
+from yobo.printing import GOTHIC, MINCHO, draw_qr, fit_text, fonts, new_canvas, text_width
+
+
+def test_pdf_embeds_the_japanese_fonts(tmp_path):
+    out = tmp_path / "t.pdf"
+    c = new_canvas(out, title="試験")
+    c.setFont(GOTHIC, 12)
+    c.drawString(72, 700, "予防接種 𠮷田 髙橋")
+    c.setFont(MINCHO, 12)
+    c.drawString(72, 680, "令和8年4月1日")
+    c.showPage()
+    c.save()
+    reader = PdfReader(str(out))
+    embedded = []
+    for page in reader.pages:
+        for f in page["/Resources"]["/Font"].values():
+            font = f.get_object()
+            for desc in font.get("/DescendantFonts", [font]):
+                fd = desc.get_object().get("/FontDescriptor")
+                if fd is not None:
+                    fd = fd.get_object()
+                    embedded.append(any(k in fd for k in ("/FontFile", "/FontFile2", "/FontFile3")))
+    assert embedded and all(embedded)
+    text = reader.pages[0].extract_text()
+    assert "予防接種" in text
+
+
+@pytest.mark.skipif(shutil.which("pdffonts") is None, reason="poppler-utils not installed")
+def test_pdffonts_reports_emb_yes(tmp_path):
+    out = tmp_path / "t.pdf"
+    c = new_canvas(out, title="t")
+    c.setFont(GOTHIC, 10)
+    c.drawString(72, 700, "接種券")
+    c.showPage()
+    c.save()
+    lines = subprocess.run(["pdffonts", str(out)], capture_output=True, text=True, check=True).stdout.splitlines()[2:]
+    assert lines
+    for line in lines:
+        assert " yes " in line  # emb column
+
+
+def test_qr_drawn_into_the_page(tmp_path):
+    out = tmp_path / "q.pdf"
+    c = new_canvas(out, title="q")
+    draw_qr(c, "114100300000000017", 72, 600, 80)
+    c.showPage()
+    c.save()
+    assert out.stat().st_size > 500
+
+
+def test_fit_text_shrinks_long_lines():
+    fonts()
+    long = "神奈川県横浜市中区港町一丁目一番地 グランドメゾン港町 一二三四号室" * 2
+    assert text_width(long, GOTHIC, 12) > 200
+
+    class Probe:
+        size = None
+
+        def setFont(self, name, size):
+            self.size = size
+
+        def drawString(self, x, y, s):
+            pass
+
+    p = Probe()
+    fit_text(p, long, 0, 0, 200, GOTHIC, 12)  # type: ignore[arg-type]
+    assert p.size is not None and p.size < 12

@@ -1,0 +1,1 @@
+"""Models of relief; reached only through its services and selectors."""
