@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import re
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -29,6 +28,9 @@ from pathlib import Path
 from typing import TextIO
 
 from yobo.core.errors import InputRejected
+
+# The problem type lives in core (every import uses it); re-exported for the reader's callers.
+from yobo.core.problems import ERROR, MASK, WARNING, Problem, mask_numbers  # noqa: F401
 from yobo.core.text import digits as _digits
 from yobo.core.text import search_key
 from yobo.core.wareki import DateFormatError, parse_date, to_wareki
@@ -68,47 +70,8 @@ STATUS_LABELS = {RESIDENT: "住民", MOVED_OUT: "転出", DECEASED: "死亡", RE
 _SEX = {"1": 1, "男": 1, "１": 1, "2": 2, "女": 2, "２": 2}
 _STATUS = {str(i): i for i in range(1, 5)} | {chr(0xFF10 + i): i for i in range(1, 5)}
 
-ERROR, WARNING = "error", "warning"
-
-
 class ExtractError(InputRejected):
     """The file cannot be read at all (not found, not UTF-8/CP932). Names the file, never a value."""
-
-
-# A run of 12 or more digits, possibly split by spaces or hyphens: it could be a My Number.
-_LONG_DIGITS = re.compile(r"\d(?:[\s\-‐‑−ー－]?\d){11,}")
-MASK = "[伏字/masked]"
-
-
-def mask_numbers(text: str) -> str:
-    """Replace every run of 12+ digits (ASCII or full-width, spaces/hyphens allowed) by a mask."""
-    return _LONG_DIGITS.sub(MASK, text)
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """One problem found in a file (エラー/警告). ``row`` is None for file-level problems; the header is row 1."""
-
-    file: str
-    row: int | None
-    column: str | None
-    message: str
-    severity: str = ERROR
-
-    def __post_init__(self) -> None:
-        # The guarantee lives here so that no caller can forget it.
-        object.__setattr__(self, "message", mask_numbers(self.message))
-        if self.column is not None:
-            object.__setattr__(self, "column", mask_numbers(self.column))
-
-    def __str__(self) -> str:
-        where = self.file
-        if self.row is not None:
-            where += f": {self.row}行目 (row {self.row})"
-        if self.column:
-            where += f" 列「{self.column}」"
-        tag = "" if self.severity == ERROR else "警告 / warning: "
-        return f"{where}: {tag}{self.message}"
 
 
 @dataclass(slots=True, repr=False)
