@@ -171,7 +171,7 @@ _WRITE = frozenset({Operation.CREATE, Operation.UPDATE})
 Op = Operation
 PURPOSE_OPERATIONS: dict[Purpose, frozenset[Operation]] = {
     P.ADMINISTRATION: _COMMON | _WRITE | {Op.ADMIN, Op.DELETE},
-    P.AUDIT_REVIEW: _COMMON | {Op.BATCH},
+    P.AUDIT_REVIEW: _COMMON | {Op.BATCH, Op.CREATE},  # CREATE: 自己点検の結果を記録する
     P.AUTHENTICATION: frozenset({Op.LOGIN, Op.LOGOUT}),
     P.RESIDENT_SYNC: _COMMON | _WRITE | {Op.BATCH},
     P.PERSON_INQUIRY: _COMMON | {Op.REVEAL_MYNUMBER},
@@ -193,8 +193,8 @@ PURPOSE_OPERATIONS: dict[Purpose, frozenset[Operation]] = {
     P.EXCHANGE_PROVISION: _COMMON | _WRITE | {Op.BATCH},
     P.COPY_REGISTRATION: _COMMON | {Op.BATCH},
     P.DISCLOSURE_REQUEST: _COMMON | _WRITE | {Op.EXPORT},
-    P.RETENTION: _COMMON | {Op.DELETE, Op.BATCH},
-    P.EXPORT: _COMMON | {Op.EXPORT},
+    P.RETENTION: _COMMON | _WRITE | {Op.DELETE, Op.BATCH},  # writes: 削除計画の作成・承認
+    P.EXPORT: _COMMON | _WRITE | {Op.EXPORT},  # writes: 申請・承認・消去確認
     P.STATISTICS: frozenset({Op.BATCH}),
 }
 del P, Op
