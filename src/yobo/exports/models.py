@@ -94,6 +94,9 @@ class MediaCounter(models.Model):
         db_table = "exports_media_counter"
         constraints = [models.UniqueConstraint(fields=["municipality", "year"], name="exports_counter_uniq")]
 
+    def __str__(self) -> str:
+        return f"{self.municipality} {self.year}: {self.last}"
+
 
 class MediaLogEntry(models.Model):
     """媒体管理簿: one written medium/file — serial, medium, who, when, where, hash, rows, items, and the

@@ -267,8 +267,8 @@ class ExportWriter:
         for row in rows:
             cells = ["" if v is None else str(v) for v in row]
             if len(cells) != len(h):
-                raise InputRejected(str(Problem(self.member, self.rows + 2, None,
-                                                f"列数が見出しと異なります ({len(cells)} != {len(h)}) / wrong column count")))
+                msg = f"列数が見出しと異なります ({len(cells)} != {len(h)}) / wrong column count"
+                raise InputRejected(str(Problem(self.member, self.rows + 2, None, msg)))
             self._put(cells, self.rows + 2)
             if tcol is not None and cells[tcol]:
                 self.targets.add(cells[tcol])
