@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import date
 from pathlib import Path
 
@@ -219,7 +219,7 @@ class CsvDoseFile:
                            f"行目付近） / malformed CSV near line {reader.line_num}: {exc}")
                     self._reject(row, [], [(None, msg)])
 
-    def _reject(self, row: int, cells: list[str], errs: list[tuple[str | None, str]]) -> None:
+    def _reject(self, row: int, cells: list[str], errs: Sequence[tuple[str | None, str]]) -> None:
         reasons = []
         for col, msg in errs:
             p = Problem(self.file, row, col or None, msg)
