@@ -21,6 +21,10 @@ usage: yobo COMMAND [ARGS...]   (every command takes --help)
   mynumber          個人番号: rotate-keys, reindex
   staff             職員アカウント・端末の管理 / staff accounts and terminals
   schedule          定期接種スケジュール: due, rules
+  exports           外部出力の申請・承認・出力・媒体管理簿 / approved exports and the media log
+  retention         保存期間と削除 / retention rules and deletion runs
+  requests          開示・訂正・利用停止請求 / residents' requests
+  pia               PIAの実施状況報告・自己点検・変更記録 / live PIA evidence
   serve             Web画面を起動 / run the staff web UI
   manage            Django management commands (for operators)
 """
