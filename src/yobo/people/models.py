@@ -317,3 +317,33 @@ class ProtectionRequest(models.Model):
 
     def __str__(self) -> str:
         return f"支援措置{self.get_action_display()} {self.atena_no} ({self.state})"
+
+
+# --- 利用停止 (suspension of use, 個人情報保護法の利用停止請求): added by governance ------------------------
+
+
+class UseSuspension(models.Model):
+    """A suspension of use of a person's data (利用停止), decided on a resident's request.
+
+    In force while ``lifted_at`` is empty; lifted rows stay as the history. The rest of the system
+    asks ``selectors.is_use_suspended`` / ``suspended_among`` and leaves suspended persons out of
+    uses other than those the law keeps (the register itself, the request's own handling).
+    """
+
+    municipality = models.CharField(max_length=6)
+    atena_no = models.CharField(max_length=15)
+    scope = models.CharField(max_length=200, blank=True)  # 停止する利用 (e.g. 勧奨通知), empty = all optional uses
+    reason = models.CharField(max_length=200)
+    request_ref = models.CharField(max_length=32, blank=True)  # governance request number
+    since = models.DateTimeField()
+    set_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    lifted_at = models.DateTimeField(null=True, blank=True)
+    lifted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                  related_name="+")
+
+    class Meta:
+        db_table = "people_use_suspension"
+        indexes = [models.Index(fields=["municipality", "atena_no", "lifted_at"], name="people_suspension_atena")]
+
+    def __str__(self) -> str:
+        return f"利用停止 {self.atena_no}"

@@ -203,3 +203,31 @@ def absences(ctx: AccessContext, batch_id: int) -> list[tuple[str, int]]:
             BatchAbsence.objects.filter(batch_id=batch_id, municipality=_m())
             .order_by("atena_no").values_list("atena_no", "status")
         )
+
+
+def suspended_among(atena_nos: list[str]) -> set[str]:
+    """Which of these 宛名番号 are under suspension of use (利用停止). Internal helper for selectors and
+    batches already inside the door (no log entry of its own), e.g. target extraction leaving them out."""
+    from .models import UseSuspension
+
+    out: set[str] = set()
+    for i in range(0, len(atena_nos), 500):
+        out.update(UseSuspension.objects.filter(municipality=_m(), atena_no__in=atena_nos[i:i + 500],
+                                                lifted_at__isnull=True).values_list("atena_no", flat=True))
+    return out
+
+
+def is_use_suspended(ctx: AccessContext, atena_no: str) -> bool:
+    """Whether the person's data is under suspension of use (利用停止中); logged."""
+    a = str(atena_no).strip()
+    with door(ctx, Operation.READ, resource="people.suspension", target=a, detail="is_use_suspended"):
+        return bool(suspended_among([a]))
+
+
+def all_suspended() -> set[str]:
+    """Every 宛名番号 under suspension of use, for set-based batches inside the door (SQL anti-join
+    alternative: ``UseSuspension`` rows with ``lifted_at`` empty)."""
+    from .models import UseSuspension
+
+    return set(UseSuspension.objects.filter(municipality=_m(), lifted_at__isnull=True)
+               .values_list("atena_no", flat=True))

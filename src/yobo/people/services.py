@@ -42,3 +42,35 @@ def ensure_demo_city(
     as_of = date(2025, 4, 1)
     synth.write_csv(path, count, seed=seed, as_of=as_of, date_style="mixed", kana="mixed")
     return import_residents(ctx, path, as_of=as_of)
+
+
+def set_use_suspension(ctx: AccessContext, atena_no: str, suspended: bool, *, reason: str = "", scope: str = "",
+                       request_ref: str = "") -> bool:
+    """Put a person's data under suspension of use (利用停止), or lift it; purpose G01 (the resident's
+    request). Returns whether anything changed. A person who does not exist is refused."""
+    from django.conf import settings
+    from django.utils import timezone
+
+    from yobo.audit.door import door
+    from yobo.core.errors import InputRejected
+    from yobo.core.purposes import Operation
+
+    from .models import Person, UseSuspension
+
+    a = str(atena_no).strip()
+    with door(ctx, Operation.UPDATE, resource="people.suspension", target=a,
+              detail=f"use suspension {'set' if suspended else 'lift'} ref={request_ref}"[:200]):
+        m = settings.MUNICIPALITY_CODE
+        if not Person.objects.filter(municipality=m, atena_no=a).exists():
+            raise InputRejected(f"宛名番号 {a} の住民は登録されていません。 / No person with 宛名番号 {a}.")
+        active = UseSuspension.objects.select_for_update().filter(municipality=m, atena_no=a, lifted_at__isnull=True)
+        if suspended:
+            if active.exists():
+                return False
+            if not reason.strip():
+                raise InputRejected("利用停止の理由を入力してください。 / Give the reason.")
+            UseSuspension.objects.create(municipality=m, atena_no=a, scope=scope.strip()[:200],
+                                         reason=reason.strip()[:200], request_ref=request_ref[:32],
+                                         since=timezone.now(), set_by_id=ctx.staff_id)
+            return True
+        return bool(active.update(lifted_at=timezone.now(), lifted_by_id=ctx.staff_id))
