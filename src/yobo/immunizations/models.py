@@ -250,3 +250,7 @@ class DoseCorrection(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} dose {self.old_id}"
+
+
+# VRS matching runs and lines live in their own module (owned by the formats/matching work).
+from .models_vrs import LineKind, Resolution, VrsMatchLine, VrsMatchRun  # noqa: E402, F401
