@@ -23,11 +23,9 @@ from yobo.core.wareki import to_wareki
 from yobo.immunizations.inputs import Category, DoseInput, Source
 
 from ._csvbase import (
-    M_MISSING_COLUMN,
     M_REQUIRED_EMPTY,
     Cell,
     CsvDoseFile,
-    Problem,
     detect_encoding,
     digits_only,
     nfkc,
@@ -62,7 +60,7 @@ COLUMNS: tuple[str, ...] = (
     ATENA, VOUCHER, NAME_KANA, BIRTH, VACCINE, DOSE, DAY, CLINIC, VENUE, DOCTOR, PRODUCT, MAKER, LOT, AMOUNT,
     CATEGORY, SCREENING_ONLY, REASON, FINDINGS, REACTIONS, CLAIM,
 )
-REQUIRED: tuple[str, ...] = (VACCINE, DAY, CLINIC)  # and 宛名番号 or 券番号 (checked per row)
+REQUIRED: tuple[str, ...] = (ATENA, VACCINE, DAY, CLINIC)
 
 # Other names medical associations' systems use for the same columns (seed 001 別添2 wording, etc.).
 ALIASES: dict[str, str] = {
@@ -103,7 +101,6 @@ _NO = frozenset({"", "0", "無", "なし", "いいえ", "N", "NO", "FALSE", "-"}
 _AMOUNT = re.compile(r"^(\d{1,2}(?:\.\d{1,3})?)(?:ML)?$")
 _CLAIM_WEST = re.compile(r"^(\d{4})[-/.年]?(\d{1,2})月?$")
 
-M_PERSON = "宛名番号か券番号のどちらかが必要です。 / give the 宛名番号 or the 券番号 (voucher number)."
 M_ATENA = "宛名番号は15桁以内の数字です。 / 宛名番号 is up to 15 digits."
 M_VOUCHER = "券番号は10桁の数字です。 / a voucher number (券番号) has 10 digits."
 M_VACCINE = ("接種コードが不明です（HIB, PCV, MR1 などの定期接種コード、または「五種混合」などの名称）。"
@@ -151,11 +148,6 @@ class ClinicCsvFile(CsvDoseFile):
     required = REQUIRED
     aliases = ALIASES
 
-    def check_header(self) -> None:
-        super().check_header()
-        if ATENA not in self.index and VOUCHER not in self.index:
-            self.problems.append(Problem(self.file, 1, f"{ATENA}/{VOUCHER}", M_MISSING_COLUMN))
-
     def parse_row(self, row: int, cells: list[str], errs: list[Cell]) -> list[DoseInput]:
         ix = self.index
 
@@ -164,12 +156,12 @@ class ClinicCsvFile(CsvDoseFile):
             return cells[i] if i is not None else ""
 
         atena = voucher = ""
-        if (s := cell(ATENA).strip()) and (atena := digits_only(s, most=15) or "") == "":
+        if not (s := cell(ATENA).strip()):
+            errs.append((ATENA, M_REQUIRED_EMPTY))
+        elif (atena := digits_only(s, most=15) or "") == "":
             errs.append((ATENA, M_ATENA))
         if (s := cell(VOUCHER).strip()) and (voucher := digits_only(s, exact=10) or "") == "":
             errs.append((VOUCHER, M_VOUCHER))
-        if not cell(ATENA).strip() and not cell(VOUCHER).strip():
-            errs.append((ATENA, M_PERSON))
 
         vaccine = ""
         if not (s := cell(VACCINE).strip()):

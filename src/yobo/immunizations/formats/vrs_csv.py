@@ -8,7 +8,7 @@ a column that is not of this layout (e.g. ``個人番号``) is refused, not igno
 carries numbers never enters the ledger.
 
 Pure (no Django). The reader yields one :class:`DoseInput` per given dose (``dose_number = n``,
-``source = vrs``, ``ref = "<file>:<row>:<n>"``). The VRS of seed 000 records the COVID-19
+``source = vrs``, ``ref = "<file>（n回目）:<row>"``). The VRS of seed 000 records the COVID-19
 vaccinations; the vaccine code of the doses is a parameter (default ``COVID-B``).
 """
 
@@ -186,7 +186,7 @@ class VrsCsvFile(CsvDoseFile):
                 out.append(DoseInput(
                     atena_no=atena, vaccine=self.vaccine, date=day, dose_number=n, venue=venue, doctor=doctor,
                     manufacturer=maker, lot_number=lot, voucher_no=voucher, municipality_code=muni,
-                    registered_at=reg, source=Source.VRS, ref=f"{self.file}:{row}:{n}",
+                    registered_at=reg, source=Source.VRS, ref=f"{self.file}（{n}回目）:{row}",
                 ))
         return [] if errs else out
 
