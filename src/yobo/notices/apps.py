@@ -1,3 +1,4 @@
+"""Target extraction (対象者抽出), vouchers (接種券・予診票), recommendations (接種勧奨), print batches."""
 from django.apps import AppConfig
 
 
@@ -6,3 +7,14 @@ class NoticesConfig(AppConfig):
     label = "notices"
     verbose_name = "対象者抽出・接種券・勧奨"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from yobo.exports import registry
+
+        from .services import MAILING_ITEMS, MAILING_KIND
+
+        if registry.get(MAILING_KIND) is None:
+            registry.register(registry.ExportKind(
+                code=MAILING_KIND, label="接種券・勧奨通知の発送ファイル（印刷・封入封緘委託）",
+                items=MAILING_ITEMS, purposes=frozenset({"N02", "N03"}), target_column=None,
+            ))

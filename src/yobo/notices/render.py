@@ -1,0 +1,201 @@
+"""Drawing the print batches (接種券・予診票・封筒宛名・送付状・勧奨通知) — no Django.
+
+The layout is a JSON file (``layouts/voucher.json``; a city overrides it with
+``$YOBO_VAR_DIR/layouts/voucher.json``): positions in millimetres from the top-left corner, fonts
+by role, and texts with ``{field}`` placeholders from :data:`FIELDS`. Pages are drawn one by one and
+written out at each ``showPage``, so memory stays flat however long the batch.
+
+QR codes are drawn here from the ``qrcode`` library's module matrix as one filled path, version 1
+(an 18-digit OCR line fits with level M) and a fixed mask: about 1 ms each, against ~10 ms through
+ReportLab's widget, which is what keeps 30,000 vouchers inside the time budget.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import qrcode
+from qrcode.constants import ERROR_CORRECT_M
+from reportlab.lib.units import mm
+from reportlab.pdfgen.canvas import Canvas
+
+from yobo import printing
+
+FIELDS = frozenset({
+    "postal", "address", "address_extra", "name", "kana", "birth_wareki", "sex", "atena", "vaccine_name", "dose",
+    "number", "ocr", "ocr_spaced", "eligible_from", "valid_until", "issued", "city_name", "issuer", "contact",
+    # cover sheet
+    "batch_id", "list_id", "as_of", "count", "pages", "protected", "operator", "terminal", "created",
+})
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+PAGE_H = 297 * mm
+
+
+class LayoutError(ValueError):
+    """The layout file is malformed or names an unknown field."""
+
+
+def layout_path(var_dir: Path | str | None) -> Path | None:
+    """The city's override under ``var_dir/layouts/voucher.json`` if present, else None (packaged)."""
+    if var_dir:
+        p = Path(var_dir) / "layouts" / "voucher.json"
+        if p.is_file():
+            return p
+    return None
+
+
+def load_layout(var_dir: Path | str | None = None) -> tuple[dict[str, Any], str]:
+    """The layout and where it came from; every placeholder is checked against :data:`FIELDS`."""
+    p = layout_path(var_dir)
+    if p is not None:
+        raw, where = p.read_text(encoding="utf-8"), str(p)
+    else:
+        raw = resources.files("yobo.notices.layouts").joinpath("voucher.json").read_text(encoding="utf-8")
+        where = "yobo/notices/layouts/voucher.json"
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise LayoutError(f"様式ファイルが読めません {where}: {exc} / malformed layout file") from None
+    bad = sorted({m for s in _strings(data) for m in _PLACEHOLDER.findall(s)} - FIELDS)
+    if bad:
+        raise LayoutError(f"様式ファイル {where} に不明な差込項目: {', '.join(bad)} / unknown fields")
+    for key in ("voucher", "form", "cover", "letter"):
+        if key not in data:
+            raise LayoutError(f"様式ファイル {where} に {key} がありません / missing section {key}")
+    return data, where
+
+
+def _strings(node: Any) -> list[str]:
+    if isinstance(node, str):
+        return [node]
+    if isinstance(node, dict):
+        return [s for k, v in node.items() if not k.startswith("_") for s in _strings(v)]
+    if isinstance(node, list):
+        return [s for v in node for s in _strings(v)]
+    return []
+
+
+def fill(template: str, values: dict[str, str]) -> str:
+    """Replace ``{field}`` by its value (plain names only: no attribute or index access)."""
+    return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), ""), template)
+
+
+def qr_path(c: Canvas, text: str, x: float, y: float, size: float) -> None:
+    """A QR code of ``text`` with its lower-left corner at (x, y) points, ``size`` square, drawn as one
+    path of filled runs (with its 4-module quiet zone kept clear around it by the layout)."""
+    q = qrcode.QRCode(version=None if len(text) > 34 else 1, error_correction=ERROR_CORRECT_M, border=0,
+                      mask_pattern=0)
+    q.add_data(text, optimize=0)
+    q.make(fit=q.version is None)
+    modules = q.modules
+    n = len(modules)
+    s = size / n
+    p = c.beginPath()
+    for r, row in enumerate(modules):
+        yy = y + size - (r + 1) * s
+        start = -1
+        for col in range(n + 1):
+            dark = col < n and bool(row[col])
+            if dark and start < 0:
+                start = col
+            elif not dark and start >= 0:
+                p.rect(x + start * s, yy, (col - start) * s, s)
+                start = -1
+    c.drawPath(p, stroke=0, fill=1)
+
+
+@dataclass
+class Renderer:
+    """One PDF file of a batch; call the page methods in print order, then :meth:`close`."""
+
+    path: Path
+    layout: dict[str, Any]
+    title: str
+
+    def __post_init__(self) -> None:
+        self.f = printing.fonts()
+        self.font = {"gothic": self.f.gothic, "gothic_bold": self.f.gothic_bold, "mincho": self.f.mincho}
+        self.c = printing.new_canvas(self.path, title=self.title)
+        self.pages = 0
+
+    def _text(self, spec: dict[str, Any], values: dict[str, str], ox: float = 0, oy: float = 0) -> None:
+        text = fill(spec["text"], values).strip()
+        if not text:
+            return
+        font = self.font.get(spec.get("font", "gothic"), self.f.gothic)
+        size = float(spec.get("size", 10))
+        x = (ox + float(spec.get("x", spec.get("dx", 0)))) * mm
+        y = PAGE_H - (oy + float(spec.get("y", spec.get("dy", 0)))) * mm
+        if "max_width" in spec:
+            printing.fit_text(self.c, text, x, y, float(spec["max_width"]) * mm, font, size)
+        else:
+            self.c.setFont(font, size)
+            self.c.drawString(x, y, text)
+
+    def _page(self) -> None:
+        self.c.showPage()
+        self.pages += 1
+
+    def cover(self, values: dict[str, str]) -> None:
+        spec = self.layout["cover"]
+        self._text({"text": spec["title"], "x": 20, "y": 30, "font": "gothic_bold", "size": 18}, values)
+        for i, line in enumerate(spec.get("lines", [])):
+            self._text({"text": line, "x": 20, "y": 50 + i * 10, "size": 12}, values)
+        self._page()
+
+    def voucher(self, values: dict[str, str]) -> None:
+        spec = self.layout["voucher"]
+        self._text(spec["title"], values)
+        for f in spec["fields"]:
+            self._text(f, values)
+        seals = spec["seals"]
+        self.c.setDash(3, 2)
+        self.c.setLineWidth(0.5)
+        for k in range(int(seals.get("count", 1))):
+            ox = float(seals["x"]) + k * (float(seals["width"]) + float(seals.get("gap", 5)))
+            oy = float(seals["y"])
+            w, h = float(seals["width"]) * mm, float(seals["height"]) * mm
+            self.c.rect(ox * mm, PAGE_H - oy * mm - h, w, h, stroke=1, fill=0)  # 切取線
+            for line in seals["lines"]:
+                self._text(line, values, ox, oy)
+            q = seals["qr"]
+            size = float(q["size"]) * mm
+            qr_path(self.c, values["ocr"], (ox + float(q["dx"])) * mm, PAGE_H - (oy + float(q["dy"])) * mm - size,
+                    size)
+        self.c.setDash()
+        self._page()
+
+    def form(self, values: dict[str, str]) -> None:
+        spec = self.layout["form"]
+        self._text(spec["title"], values)
+        for f in spec["fields"]:
+            self._text(f, values)
+        q = spec["questions"]
+        x, y0, rh, w = float(q["x"]), float(q["y"]), float(q["row_height"]), float(q["width"])
+        self.c.setLineWidth(0.5)
+        for i, item in enumerate(q["items"]):
+            top = PAGE_H - (y0 + i * rh) * mm
+            self.c.rect(x * mm, top - rh * mm, w * mm, rh * mm, stroke=1, fill=0)
+            self._text({"text": item, "x": x + 2, "y": y0 + i * rh + rh * 0.65, "size": 9.5}, values)
+            self._text({"text": "はい・いいえ", "x": x + w - 25, "y": y0 + i * rh + rh * 0.65, "size": 9}, values)
+        self._text(spec["signature"], values)
+        self._page()
+
+    def letter(self, values: dict[str, str]) -> None:
+        spec = self.layout["letter"]
+        for f in self.layout["voucher"]["fields"][:5]:  # the window-envelope address block
+            self._text(f, values)
+        self._text(spec["title"], values)
+        for i, line in enumerate(spec["body"]):
+            self._text({"text": line, "x": spec["body_x"], "y": float(spec["body_y"]) + i * float(spec["line_height"]),
+                        "font": spec.get("font", "mincho"), "size": spec.get("size", 11)}, values)
+        self._page()
+
+    def close(self) -> int:
+        self.c.save()
+        return self.pages
