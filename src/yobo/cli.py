@@ -21,6 +21,8 @@ usage: yobo COMMAND [ARGS...]   (every command takes --help)
   mynumber          個人番号: rotate-keys, reindex
   staff             職員アカウント・端末の管理 / staff accounts and terminals
   schedule          定期接種スケジュール: due, rules
+  targets           対象者抽出・勧奨リスト: extract, remind, lists, diff, follow-up
+  vouchers          接種券・予診票: issue, reprint, reissue, returned, apply, letters, mailing, show
   exports           外部出力の申請・承認・出力・媒体管理簿 / approved exports and the media log
   retention         保存期間と削除 / retention rules and deletion runs
   requests          開示・訂正・利用停止請求 / residents' requests
