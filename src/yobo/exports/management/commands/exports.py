@@ -113,10 +113,11 @@ class Command(OperatorCommand):
                 + (f" 媒体 {r.media_serial}" if r.media_serial else "") for r in rows) or "(なし / none)")
         elif action == "run":
             res = services.run_registered(ctx, o["id"], out_dir=o["out"])
-            data = {"request_id": res.request_id, "serial": res.serial, "path": str(res.path), "sha256": res.sha256,
+            out: dict[str, Any] = {
+                "request_id": res.request_id, "serial": res.serial, "path": str(res.path), "sha256": res.sha256,
                     "rows": res.rows, "persons": res.persons, "delete_due": res.delete_due.isoformat(),
                     "password": res.password}
-            self.emit(o, data, "\n".join([
+            self.emit(o, out, "\n".join([
                 f"出力しました / written: {res.path}",
                 f"媒体管理番号 {res.serial}  {res.rows}行  SHA-256 {res.sha256}",
                 f"消去期限 / delete by: {res.delete_due.isoformat()}",
