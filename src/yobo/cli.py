@@ -21,6 +21,8 @@ usage: yobo COMMAND [ARGS...]   (every command takes --help)
   mynumber          個人番号: rotate-keys, reindex
   staff             職員アカウント・端末の管理 / staff accounts and terminals
   schedule          定期接種スケジュール: due, rules
+  certificates      接種証明書: issue, verify, jwks, revoke, keys rotate
+  apiclient         外部システム (API) の登録 / API clients of the city's systems
   targets           対象者抽出・勧奨リスト: extract, remind, lists, diff, follow-up
   vouchers          接種券・予診票: issue, reprint, reissue, returned, apply, letters, mailing, show
   exports           外部出力の申請・承認・出力・媒体管理簿 / approved exports and the media log
