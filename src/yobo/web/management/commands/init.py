@@ -37,7 +37,8 @@ def _secret_key_file(key_dir: Path) -> list[str]:
 def _app_keys() -> list[str]:
     """Ask each app that holds keys to create missing ones (skipped if the app is not there yet)."""
     out: list[str] = []
-    for module, func in (("yobo.mynumber.keys", "ensure_keys"), ("yobo.audit.signing", "ensure_key")):
+    for module, func in (("yobo.mynumber.keys", "ensure_keys"), ("yobo.audit.signing", "ensure_key"),
+                         ("yobo.certificates.issuer_keys", "ensure_keys")):
         try:
             mod = __import__(module, fromlist=[func])
             fn = getattr(mod, func)
