@@ -17,6 +17,9 @@ PURPOSE_PAGES: dict[Purpose, str] = {
     Purpose.PERSON_INQUIRY: "/people/?purpose=P02",
     Purpose.NONRESIDENT_REGISTRATION: "/people/nonresidents/",
     Purpose.PROTECTION_MEASURE: "/people/?purpose=P04",
+    Purpose.TARGET_EXTRACTION: "/notices/",
+    Purpose.VOUCHER_ISSUANCE: "/notices/",
+    Purpose.RECOMMENDATION: "/notices/#remind-form",
 }
 
 
