@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 
-PURE_COMMANDS = {"schedule": "yobo.schedule.cli", "synth": "yobo.people.synth"}
+PURE_COMMANDS = {"schedule": "yobo.schedule.cli", "synth": "yobo.people.synth", "hub": "yobo.exchange.hub.cli"}
 
 HELP = """yobo — 予防接種台帳 (immunization registry)
 
@@ -29,6 +29,8 @@ usage: yobo COMMAND [ARGS...]   (every command takes --help)
   retention         保存期間と削除 / retention rules and deletion runs
   requests          開示・訂正・利用停止請求 / residents' requests
   pia               PIAの実施状況報告・自己点検・変更記録 / live PIA evidence
+  exchange          情報連携: keys, register-copies, query, inbox, answer, purge, reconcile, records
+  hub               中継サーバー (情報提供ネットワークの代役): serve, permissions load, keys, records
   serve             Web画面を起動 / run the staff web UI
   manage            Django management commands (for operators)
 """
