@@ -110,3 +110,33 @@ class Terminal(models.Model):
     @staticmethod
     def hash_token(token: str) -> str:
         return hashlib.sha256(token.encode()).hexdigest()
+
+
+class ApiClient(models.Model):
+    """外部システム (API利用システム): one system of the city calling the REST/FHIR API.
+
+    Bound to its own registered terminal (kind ``system``) and its own service account (a ``Staff``
+    with no usable password, whose duties bound what it may do), so every call is checked and logged
+    like a staff access. ``purposes`` narrows further: the purpose codes this system may state. The
+    credential is shown once at registration; only its SHA-256 hash is kept.
+    """
+
+    name = models.CharField(max_length=64, unique=True)
+    terminal = models.OneToOneField(Terminal, on_delete=models.PROTECT, related_name="api_client")
+    account = models.ForeignKey(Staff, on_delete=models.PROTECT, related_name="api_clients")
+    purposes = models.JSONField(default=list)
+    token_hash = models.CharField(max_length=64, unique=True)
+    token_hint = models.CharField(max_length=12, blank=True)  # the first characters, to recognise a leaked one
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.CharField(max_length=150, blank=True)
+    expires_on = models.DateField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_reason = models.CharField(max_length=200, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "外部システム"
+        verbose_name_plural = "外部システム"
+
+    def __str__(self) -> str:
+        return self.name
