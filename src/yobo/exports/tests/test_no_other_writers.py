@@ -24,6 +24,8 @@ ALLOWED: dict[str, tuple[int, str]] = {
     "audit/archive.py": (2, "archived access-log segments and manifest (no My Number; kept by procedure)"),
     "people/synth.py": (2, "synthetic residents for tests and the demo (no real person)"),
     "people/extract.py": (2, "<input>.rejected.csv next to the operator's own input file (CONTRACTS.md §1)"),
+    "governance/requests.py": (1, "the disclosure set (JSON; the PDF through printing) for the resident themself "
+                                  "(本人開示, G01 export logged per person)"),
     "immunizations/formats/clinic_csv.py": (2, "synthetic clinic CSV for tests and benchmarks (its docstring)"),
     "immunizations/formats/vrs_csv.py": (2, "the §5 layout for synthetic VRS files; a real upload goes through "
                                             "exports (kind immunizations.vrs)"),
