@@ -25,7 +25,16 @@ from . import auth
 from .terminals import identify
 
 # Paths every terminal may reach: static files, the enrolment link, the health check.
-TERMINAL_EXEMPT = ("/terminal/enroll/", "/healthz")
+TERMINAL_EXEMPT = ("/terminal/enroll/", "/healthz", "/.well-known/", "/api/v1/openapi.json")
+# API calls of system clients carry their own credential, bound to their own terminal; the API
+# identifies that terminal per call (yobo.access.clients), so no device cookie is asked of them.
+API_PATHS = ("/api/", "/fhir/")
+
+
+def _system_client_call(request: HttpRequest, path: str) -> bool:
+    return path.startswith(API_PATHS) and request.headers.get("Authorization", "").startswith("Bearer ")
+
+
 # Paths a password-only (not yet OTP-verified) session may reach.
 SECOND_FACTOR_PATHS = (
     "/login/", "/logout/", "/webauthn/authentication/", "/webauthn/jsi18n/",
@@ -56,7 +65,7 @@ class TerminalMiddleware(_Guard):
         request.request_id = new_request_id()  # type: ignore[attr-defined]
         path = request.path_info
         request.terminal = None  # type: ignore[attr-defined]
-        if _static(path) or path.startswith(TERMINAL_EXEMPT):
+        if _static(path) or path.startswith(TERMINAL_EXEMPT) or _system_client_call(request, path):
             return self.get_response(request)
         term, reason = identify(request)
         if term is None:
