@@ -26,6 +26,14 @@ ALLOWED: dict[str, tuple[int, str]] = {
     "people/extract.py": (2, "<input>.rejected.csv next to the operator's own input file (CONTRACTS.md §1)"),
     "governance/requests.py": (1, "the disclosure set (JSON; the PDF through printing) for the resident themself "
                                   "(本人開示, G01 export logged per person)"),
+    "certificates/management/commands/certificates.py": (1, "the resident's own certificate card text (.shc) next "
+                                                            "to its PDF, handed to the resident (CONTRACTS.md §4)"),
+    "exchange/keys.py": (1, "public keys of the hub (no personal data)"),
+    "exchange/services.py": (2, "the 副本 reconciliation work list for staff on the operator's host (宛名番号 and "
+                                "dates); to be handed out it goes through exports"),
+    "fees/payments.py": (4, "the bank transfer file and payment list of clinics (医療機関の口座; no resident data)"),
+    "notices/services.py": (2, "numbers.csv of a print batch next to its PDF (CONTRACTS.md §4, printed in-house); "
+                               "a mailing file for a print contractor goes through exports"),
     "immunizations/formats/clinic_csv.py": (2, "synthetic clinic CSV for tests and benchmarks (its docstring)"),
     "immunizations/formats/vrs_csv.py": (2, "the §5 layout for synthetic VRS files; a real upload goes through "
                                             "exports (kind immunizations.vrs)"),
