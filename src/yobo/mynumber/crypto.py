@@ -26,7 +26,7 @@ from .keys import Keyring
 NONCE_BYTES = 12
 INDEX_HEX = 32  # 128 bits
 _AAD_PREFIX = b"yobo.mynumber.v1"
-_INDEX_PREFIX = b"yobo.mynumber.index.v1\x00"
+INDEX_PREFIX = b"yobo.mynumber.index.v1\x00"
 
 
 class CipherError(IntegrityBroken):
@@ -85,7 +85,7 @@ class Sealer:
 
 def blind_index(index_key: bytes, number: str) -> str:
     """The keyed blind index of a normalised number (hex, 128 bits)."""
-    return hmac.digest(index_key, _INDEX_PREFIX + number.encode("ascii"), "sha256").hex()[:INDEX_HEX]
+    return hmac.digest(index_key, INDEX_PREFIX + number.encode("ascii"), "sha256").hex()[:INDEX_HEX]
 
 
 def index_active(ring: Keyring, number: str) -> tuple[str, str]:

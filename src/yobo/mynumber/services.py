@@ -6,9 +6,11 @@ No message, log line or return value here contains a My Number: conflicts name �
 
 from __future__ import annotations
 
+import contextlib
+import hmac
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -233,6 +235,7 @@ class BulkResult:
     conflicts: list[Conflict] = field(default_factory=list)
     assigned: dict[str, str] = field(default_factory=dict)
     applied: bool = True
+    keys: dict[str, int] = field(default_factory=dict)  # refused 宛名番号 -> the caller's key (first pair)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -244,43 +247,6 @@ class BulkResult:
                 for c in self.conflicts
             ],
         }
-
-
-def _existing(m: str, atenas: list[str], indexes: list[str]) -> tuple[dict[str, tuple[str, str]], dict[str, str]]:
-    """Existing links: by 宛名番号 -> (blind index, integrated no), and blind index -> 宛名番号.
-
-    For a large input every row of the municipality is read in one pass (one query, no per-row
-    lookups); a small input reads only the rows with its 宛名番号 or its blind indexes.
-    """
-    qs = MyNumberLink.objects.filter(municipality=m).values_list("atena_no", "blind_index", "integrated_no")
-    by_atena: dict[str, tuple[str, str]] = {}
-    by_index: dict[str, str] = {}
-    rows: Iterable[tuple[str, str, str]]
-    if len(atenas) + len(indexes) > 20_000:
-        rows = qs.iterator(chunk_size=20_000)
-    else:
-        rows = [r for i in range(0, len(atenas), 500) for r in qs.filter(atena_no__in=atenas[i:i + 500])]
-        rows += [r for i in range(0, len(indexes), 500) for r in qs.filter(blind_index__in=indexes[i:i + 500])]
-    for a, bi, ino in rows:
-        by_atena[a] = (bi, ino)
-        by_index[bi] = a
-    return by_atena, by_index
-
-
-def _insert_rows(rows: list[tuple[Any, ...]]) -> None:
-    table = MyNumberLink._meta.db_table
-    cols = ", ".join(_INSERT_COLUMNS)
-    with connection.cursor() as cur:
-        if connection.vendor == "postgresql":
-            raw: Any = cur.cursor  # psycopg 3: COPY is the fast path for a large load
-            with raw.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
-                for r in rows:
-                    copy.write_row(r)
-        else:
-            marks = ", ".join(["%s"] * len(_INSERT_COLUMNS))
-            sql = f"INSERT INTO {table} ({cols}) VALUES ({marks})"
-            for i in range(0, len(rows), _BATCH):
-                cur.executemany(sql, rows[i:i + _BATCH])
 
 
 def _update_rows(cur: Any, set_cols: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
@@ -300,102 +266,305 @@ def _update_rows(cur: Any, set_cols: tuple[str, ...], rows: list[tuple[Any, ...]
         cur.executemany(f"UPDATE {table} SET {sets} WHERE id = %s", rows)
 
 
+_STAGE = "mynumber_stage"
+# State of a staged pair (decided per chunk against the linking file, refined in SQL at the end).
+_NEW, _UNCHANGED, _DIFFERS, _OTHER, _NEW_UNSEALED = 0, 1, 2, 3, 4
+_STAGE_COLUMNS = ("k", "atena_no", "bi", "state", "other", "integrated_no", "ciphertext", "nonce", "key_id")
+_ANALYZE_AFTER = 50_000
+
+
+def _in_list(n: int) -> str:
+    return ", ".join(["%s"] * n)
+
+
+class BulkRegistration:
+    """A streaming bulk registration (一括登録) of (宛名番号, 個人番号) pairs; see ``bulk_registration``.
+
+    Pairs are taken one at a time and handled in fixed-size chunks, so memory does not grow with
+    the input: per chunk the numbers are checked and blind-indexed, the chunk's existing links are
+    read in two indexed queries, and only pairs whose 宛名番号 has no link yet are sealed (a re-run
+    of the same input encrypts nothing). Every pair goes, without its number, to a temporary
+    staging table (caller's key, 宛名番号, blind index, state, and for new pairs the sealed number
+    and its integrated number); ``finish`` settles the conflicts that span chunks in SQL and inserts
+    the new links with one ``INSERT … SELECT``.
+    """
+
+    def __init__(self, ctx: AccessContext, *, check_only: bool = False, chunk: int | None = None) -> None:
+        self.ctx = ctx
+        self.check_only = check_only
+        self.m = vault.municipality()
+        self.ring = vault.ring()
+        self._index_key = self.ring.index_keys[self.ring.active_index_key]
+        # Other index keys exist only while a reindex is unfinished: a number may be stored under one.
+        self._old_keys = [k for kid, k in self.ring.index_keys.items() if kid != self.ring.active_index_key]
+        self._sealer = crypto.Sealer(self.ring)
+        self._chunk = chunk or _BATCH
+        self._buf: list[tuple[int, str, str]] = []
+        self._seq = 0
+        self._refused: list[tuple[int, Conflict]] = []  # malformed input (kept: one per bad pair)
+        self._pg = connection.vendor == "postgresql"
+        self._now = connection.ops.adapt_datetimefield_value(timezone.now())
+        self._finished = False
+        self.result = BulkResult(applied=not check_only)
+        with connection.cursor() as cur:
+            cur.execute(f"DROP TABLE IF EXISTS {_STAGE}")
+            blob = "bytea" if self._pg else "blob"
+            tail = " ON COMMIT DROP" if self._pg else ""
+            # Never a plaintext number here: the blind index and the sealed number only.
+            cur.execute(
+                f"CREATE TEMPORARY TABLE {_STAGE} (k bigint, atena_no text, bi text, state smallint, other text, "
+                f"integrated_no text, ciphertext {blob}, nonce {blob}, key_id text){tail}"
+            )
+
+    # -- input
+
+    def add(self, atena_no: str, number: str, key: int | None = None) -> None:
+        """One pair; ``key`` (default: a running count) is the caller's handle for ``discard`` and
+        is given back on each conflict (e.g. the source row)."""
+        if key is None:
+            self._seq += 1
+            key = self._seq
+        a = atena_no if atena_no.isascii() and atena_no.isdigit() and len(atena_no) <= 15 else str(atena_no).strip()
+        if not vault._ATENA.fullmatch(a):
+            self._refused.append((key, Conflict(a, "invalid_atena")))
+            return
+        n = number if len(number) == 12 and number.isdigit() and number.isascii() else checkdigit.normalize(number)
+        if not checkdigit.is_valid(n):
+            self._refused.append((key, Conflict(a, "invalid_number")))
+            return
+        self._buf.append((key, a, n))
+        if len(self._buf) >= self._chunk:
+            self._flush()
+
+    def add_many(self, pairs: Iterable[tuple[str, str]]) -> None:
+        for a, n in pairs:
+            self.add(str(a), str(n))
+
+    def discard(self, keys: Iterable[int]) -> None:
+        """Forget the pairs added under these keys (the caller rejected their rows)."""
+        self._flush()
+        drop = set(keys)
+        self._refused = [(k, c) for k, c in self._refused if k not in drop]
+        ks = sorted(drop)
+        with connection.cursor() as cur:
+            for i in range(0, len(ks), 500):
+                part = ks[i:i + 500]
+                cur.execute(f"DELETE FROM {_STAGE} WHERE k IN ({_in_list(len(part))})", part)
+
+    def _flush(self) -> None:
+        buf, self._buf = self._buf, []
+        if not buf:
+            return
+        m, key, digest = self.m, self._index_key, hmac.digest
+        prefix = crypto.INDEX_PREFIX
+        bis = [digest(key, prefix + n.encode(), "sha256").hex()[:crypto.INDEX_HEX] for _, _, n in buf]
+        table = MyNumberLink._meta.db_table
+        atenas = list({a for _, a, _ in buf})
+        with connection.cursor() as cur:
+            cur.execute(
+                f"SELECT atena_no, blind_index FROM {table} WHERE municipality = %s "
+                f"AND atena_no IN ({_in_list(len(atenas))})",
+                [m, *atenas],
+            )
+            linked = dict(cur.fetchall())
+            fresh = [i for i, (_, a, _) in enumerate(buf) if a not in linked]
+            owners: dict[str, str] = {}
+            if fresh:
+                wanted = [bis[i] for i in fresh]
+                for old in self._old_keys:
+                    wanted += [crypto.blind_index(old, buf[i][2]) for i in fresh]
+                cur.execute(
+                    f"SELECT blind_index, atena_no FROM {table} WHERE municipality = %s "
+                    f"AND blind_index IN ({_in_list(len(wanted))})",
+                    [m, *wanted],
+                )
+                owners = dict(cur.fetchall())
+            rows: list[tuple[Any, ...]] = []
+            new: list[int] = []
+            for i, (k, a, n) in enumerate(buf):
+                bi = bis[i]
+                have = linked.get(a)
+                if have is not None:
+                    same = have == bi or any(have == crypto.blind_index(old, n) for old in self._old_keys)
+                    rows.append((k, a, bi, _UNCHANGED if same else _DIFFERS, None, None, None, None, None))
+                    continue
+                other = owners.get(bi)
+                if other is None and self._old_keys:
+                    other = next((owners[b] for b in (crypto.blind_index(o, n) for o in self._old_keys)
+                                  if b in owners), None)
+                if other is not None and other != a:
+                    rows.append((k, a, bi, _OTHER, other, None, None, None, None))
+                elif self.check_only:
+                    rows.append((k, a, bi, _NEW_UNSEALED, None, None, None, None, None))
+                else:
+                    new.append(i)
+            if new:
+                # Serials of pairs refused later (a conflict spanning chunks) stay unused: integrated
+                # numbers must be unique, not dense, and only then can a number be sealed right away.
+                integrated = vault.reserve_integrated(m, len(new))
+                seal = self._sealer.seal
+                for i, ino in zip(new, integrated, strict=True):
+                    k, a, n = buf[i]
+                    s = seal(m, ino, n)
+                    rows.append((k, a, bis[i], _NEW, None, ino, s.ciphertext, s.nonce, s.key_id))
+            self._write(cur, rows)
+
+    def _write(self, cur: Any, rows: list[tuple[Any, ...]]) -> None:
+        cols = ", ".join(_STAGE_COLUMNS)
+        if self._pg:
+            raw: Any = cur.cursor  # psycopg 3 COPY
+            with raw.copy(f"COPY {_STAGE} ({cols}) FROM STDIN") as copy:
+                for r in rows:
+                    copy.write_row(r)
+        else:
+            cur.executemany(f"INSERT INTO {_STAGE} ({cols}) VALUES ({_in_list(len(_STAGE_COLUMNS))})", rows)
+
+    # -- the end
+
+    def finish(self, *, assigned: bool = False) -> BulkResult:
+        """Settle conflicts across chunks, insert the new links (unless ``check_only``), return the
+        outcome. ``assigned`` also returns the new 宛名番号 → integrated numbers (small inputs)."""
+        if self._finished:
+            raise RuntimeError("finish() was already called")
+        self._flush()
+        self._finished = True
+        result = self.result = BulkResult(applied=not self.check_only)
+        refused: dict[str, Conflict] = {}
+        keys_of: dict[str, int] = {}
+        for k, c in self._refused:
+            if c.reason == "invalid_atena":
+                refused.setdefault(c.atena_no, c)
+            else:
+                refused[c.atena_no] = c
+            keys_of.setdefault(c.atena_no, k)
+        with connection.cursor() as cur:
+            # Conflicts decided per chunk against the linking file.
+            cur.execute(f"SELECT k, atena_no, state, other FROM {_STAGE} WHERE state IN (%s, %s)", [_DIFFERS, _OTHER])
+            for k, a, state, other in cur.fetchall():
+                refused[a] = (Conflict(a, "number_differs") if state == _DIFFERS
+                              else Conflict(a, "number_on_other_atena", other))
+                keys_of.setdefault(a, k)
+            # Within the input: one 宛名番号 with two numbers; one new number on several 宛名番号.
+            cur.execute(
+                f"SELECT atena_no, MIN(k), COUNT(DISTINCT bi), COUNT(*) FROM {_STAGE} GROUP BY atena_no "
+                "HAVING COUNT(*) > 1"
+            )
+            repeated: list[str] = []
+            for a, k, nbi, _ in cur.fetchall():
+                keys_of.setdefault(a, k)
+                if nbi > 1:
+                    refused[a] = Conflict(a, "atena_twice")
+                else:
+                    repeated.append(a)  # the same pair again: keep its first occurrence
+            cur.execute(
+                f"SELECT bi FROM {_STAGE} WHERE state IN (%s, %s) GROUP BY bi HAVING COUNT(DISTINCT atena_no) > 1",
+                [_NEW, _NEW_UNSEALED],
+            )
+            shared = [b for (b,) in cur.fetchall()]
+            for i in range(0, len(shared), 500):
+                part = shared[i:i + 500]
+                cur.execute(
+                    f"SELECT bi, atena_no, MIN(k) FROM {_STAGE} WHERE bi IN ({_in_list(len(part))}) "
+                    f"AND state IN (%s, %s) GROUP BY bi, atena_no ORDER BY bi, MIN(k)",
+                    [*part, _NEW, _NEW_UNSEALED],
+                )
+                first: dict[str, str] = {}
+                for b, a, k in cur.fetchall():
+                    keys_of.setdefault(a, k)
+                    f = first.setdefault(b, a)
+                    if f != a:
+                        refused.setdefault(a, Conflict(a, "number_on_two_atena", f))
+                        if f not in refused or refused[f].reason != "number_on_two_atena":
+                            refused.setdefault(f, Conflict(f, "number_on_two_atena", a))
+            # Refused 宛名番号 and repeated pairs leave the stage; what remains is settled.
+            gone = sorted(set(refused) | set(repeated))
+            for i in range(0, len(repeated), 500):
+                part = repeated[i:i + 500]
+                cur.execute(
+                    f"DELETE FROM {_STAGE} WHERE atena_no IN ({_in_list(len(part))}) AND k NOT IN "
+                    f"(SELECT MIN(k) FROM {_STAGE} WHERE atena_no IN ({_in_list(len(part))}) GROUP BY atena_no)",
+                    [*part, *part],
+                )
+            rgone = [a for a in gone if a in refused]
+            for i in range(0, len(rgone), 500):
+                part = rgone[i:i + 500]
+                cur.execute(f"DELETE FROM {_STAGE} WHERE atena_no IN ({_in_list(len(part))})", part)
+            cur.execute(f"SELECT state, COUNT(*) FROM {_STAGE} GROUP BY state")
+            counts = dict(cur.fetchall())
+            result.unchanged = counts.get(_UNCHANGED, 0)
+            result.inserted = counts.get(_NEW, 0) + counts.get(_NEW_UNSEALED, 0)
+            result.conflicts = sorted(refused.values(), key=lambda c: (len(c.atena_no), c.atena_no))
+            result.keys = {c.atena_no: keys_of.get(c.atena_no, 0) for c in result.conflicts}
+            if not self.check_only and counts.get(_NEW):
+                if assigned:
+                    cur.execute(f"SELECT atena_no, integrated_no FROM {_STAGE} WHERE state = %s", [_NEW])
+                    result.assigned = dict(cur.fetchall())
+                self._insert(cur)
+                if self._pg and result.inserted > _ANALYZE_AFTER:
+                    # Fresh statistics after a large load, so the next small batch gets index plans.
+                    cur.execute(f"ANALYZE {MyNumberLink._meta.db_table}")
+            cur.execute(f"DROP TABLE IF EXISTS {_STAGE}")
+        return result
+
+    def _insert(self, cur: Any) -> None:
+        table = MyNumberLink._meta.db_table
+        try:
+            with transaction.atomic():
+                cur.execute(
+                    f"INSERT INTO {table} ({', '.join(_INSERT_COLUMNS)}) SELECT %s, integrated_no, atena_no, "
+                    f"ciphertext, nonce, key_id, bi, %s, %s, %s, %s, %s FROM {_STAGE} WHERE state = %s ORDER BY k",
+                    [self.m, self.ring.active_index_key, LinkStatus.ACTIVE.value, self._now, self.ctx.staff_id,
+                     self._now, _NEW],
+                )
+        except IntegrityError:
+            raise InputRejected(
+                "個人番号の一括登録中に他の処理と重複しました。もう一度実行してください。"
+                " / A concurrent registration conflicted; run the batch again."
+            ) from None
+
+    def close(self) -> None:
+        """Drop the staging table (also when the batch failed; on PostgreSQL it goes at commit)."""
+        if not self._pg or not self._finished:
+            with contextlib.suppress(Exception), connection.cursor() as cur:
+                cur.execute(f"DROP TABLE IF EXISTS {_STAGE}")
+
+
+@contextlib.contextmanager
+def bulk_registration(ctx: AccessContext, *, check_only: bool = False) -> Iterator[BulkRegistration]:
+    """Open a streaming bulk registration (一括登録; the daily resident sync) inside the door.
+
+    ``with bulk_registration(ctx) as reg: reg.add(a, n, row) …; result = reg.finish()``. All of it
+    runs in one transaction with one access-log entry (counts only): an exception, or a caller that
+    rolls back because of a reported conflict, leaves the vault as before. Memory is flat in the
+    number of pairs. Refused and reported (by 宛名番号, never by number): malformed numbers, a
+    number already linked to another 宛名番号, a 宛名番号 already linked to another number, a
+    宛名番号 with two numbers in the input, and a new number on several 宛名番号 of the input (none
+    of them is linked). ``check_only`` reports without sealing or writing.
+    """
+    with door(ctx, Operation.BATCH, resource=vault.RESOURCE) as rec:
+        reg = BulkRegistration(ctx, check_only=check_only)
+        try:
+            yield reg
+            if not reg._finished:
+                reg.finish()
+        finally:
+            reg.close()
+        r = reg.result
+        rec.detail = (
+            f"bulk inserted={r.inserted} unchanged={r.unchanged} refused={len(r.conflicts)}"
+            + (" check_only" if reg.check_only else "")
+        )
+
+
 def bulk_register(
     ctx: AccessContext, pairs: Iterable[tuple[str, str]], *, check_only: bool = False
 ) -> BulkResult:
-    """Register many (宛名番号, 個人番号) pairs in one transaction (一括登録; the daily resident sync).
-
-    Set-based: numbers are validated and indexed in memory, existing links read in one pass, new
-    rows inserted in batches (COPY on PostgreSQL). Re-running the same input changes nothing.
-    Refused and reported (by 宛名番号, never by number): malformed numbers, a number already linked
-    to another 宛名番号, a 宛名番号 already linked to another number, and a number that appears on
-    several 宛名番号 of the input (none of them is linked). ``check_only`` reports without writing.
-    """
-    with door(ctx, Operation.BATCH, resource=vault.RESOURCE) as rec:
-        result = _bulk(ctx, pairs, check_only)
-        rec.detail = (
-            f"bulk inserted={result.inserted} unchanged={result.unchanged} refused={len(result.conflicts)}"
-            + (" check_only" if check_only else "")
-        )
-    return result
-
-
-def _bulk(ctx: AccessContext, pairs: Iterable[tuple[str, str]], check_only: bool) -> BulkResult:
-    m = vault.municipality()
-    ring = vault.ring()
-    result = BulkResult(applied=not check_only)
-    refused: dict[str, Conflict] = {}
-    digits12 = re.compile(r"[0-9]{12}")
-    numbers: dict[str, str] = {}  # atena -> normalised number
-    for atena_raw, number_raw in pairs:
-        a = str(atena_raw).strip()
-        if not vault._ATENA.fullmatch(a):
-            refused.setdefault(a, Conflict(a, "invalid_atena"))
-            continue
-        s = str(number_raw)
-        n = s if digits12.fullmatch(s) else checkdigit.normalize(s)
-        if not checkdigit.is_valid(n):
-            refused[a] = Conflict(a, "invalid_number")
-            continue
-        prev = numbers.get(a)
-        if prev is not None and prev != n:
-            refused[a] = Conflict(a, "atena_twice")
-        numbers[a] = n
-    for a in refused:
-        numbers.pop(a, None)
-
-    # Blind indexes under every index key (one, except during an interrupted reindex).
-    index_keys = list(ring.index_keys.values())
-    active_pos = list(ring.index_keys).index(ring.active_index_key)
-    idx = {a: [crypto.blind_index(k, n) for k in index_keys] for a, n in numbers.items()}
-
-    by_atena, by_index = _existing(m, list(numbers), [b for bis in idx.values() for b in bis])
-    candidates: list[str] = []
-    for a, bis in idx.items():
-        have = by_atena.get(a)
-        if have is not None:
-            if have[0] in bis:
-                result.unchanged += 1
-            else:
-                refused[a] = Conflict(a, "number_differs")
-            continue
-        other = next((by_index[b] for b in bis if b in by_index), None)
-        if other is not None:
-            refused[a] = Conflict(a, "number_on_other_atena", other)
-            continue
-        candidates.append(a)
-    # The same new number on several 宛名番号 of the input: none of them is linked.
-    owner: dict[str, str] = {}
-    for a in candidates:
-        first = owner.setdefault(idx[a][active_pos], a)
-        if first != a:
-            refused[a] = Conflict(a, "number_on_two_atena", first)
-            refused.setdefault(first, Conflict(first, "number_on_two_atena", a))
-    new = [a for a in candidates if a not in refused]
-    result.conflicts = sorted(refused.values(), key=lambda c: (len(c.atena_no), c.atena_no))
-    result.inserted = len(new)
-    if check_only or not new:
-        return result
-
-    integrated = vault.reserve_integrated(m, len(new))
-    sealer = crypto.Sealer(ring)
-    now = timezone.now()
-    now_db = connection.ops.adapt_datetimefield_value(now)
-    index_key_id = ring.active_index_key
-    rows: list[tuple[Any, ...]] = []
-    for a, ino in zip(new, integrated, strict=True):
-        sealed = sealer.seal(m, ino, numbers[a])
-        rows.append((m, ino, a, sealed.ciphertext, sealed.nonce, sealed.key_id, idx[a][active_pos],
-                     index_key_id, LinkStatus.ACTIVE.value, now_db, ctx.staff_id, now_db))
-        result.assigned[a] = ino
-    try:
-        with transaction.atomic():
-            _insert_rows(rows)
-    except IntegrityError:
-        raise InputRejected(
-            "個人番号の一括登録中に他の処理と重複しました。もう一度実行してください。"
-            " / A concurrent registration conflicted; run the batch again."
-        ) from None
+    """Register many (宛名番号, 個人番号) pairs in one transaction: ``bulk_registration`` over an
+    iterable, with the assigned integrated numbers returned. Re-running the same input changes
+    nothing."""
+    with bulk_registration(ctx, check_only=check_only) as reg:
+        reg.add_many(pairs)
+        result = reg.finish(assigned=True)
     return result
 
 

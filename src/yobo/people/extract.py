@@ -268,7 +268,7 @@ M_MISSING_COLUMN = "必須の列がありません。見出しを確認してく
 M_CHANGE_BEFORE_BIRTH = "異動日が生年月日より前です。 / the change date is before the birth date."
 
 
-def _dup_atena(first: int, row: int) -> str:
+def dup_atena_message(first: int, row: int) -> str:
     return f"宛名番号が重複しています（{first}行目と{row}行目）。 / duplicate 宛名番号 on rows {first} and {row}."
 
 
@@ -290,8 +290,9 @@ class ExtractResult:
     complete when the iteration ends. Header problems are known as soon as ``read_extract`` returns.
     """
 
-    def __init__(self, path: Path, encoding: str, as_of: date) -> None:
+    def __init__(self, path: Path, encoding: str, as_of: date, check_duplicates: bool = True) -> None:
         self.path = path
+        self.check_duplicates = check_duplicates
         self.file = path.name
         self.encoding = encoding
         self.as_of = as_of
@@ -377,6 +378,9 @@ def _rows(res: ExtractResult) -> Iterator[ResidentRecord]:  # one flat hot loop:
     i_mn, i_rel, i_postal = ix.get(MY_NUMBER), ix.get(RELATIONSHIP), ix.get(POSTAL)
     i_extra, i_reason = ix.get(ADDRESS_EXTRA), ix.get(CHANGE_REASON)
     i_cdate, i_phone = ix.get(CHANGE_DATE), ix.get(PHONE)
+    # Duplicates within the file: checked here with two dictionaries that grow with the file, unless
+    # the caller checks them itself (the importer does, in SQL on its staging table).
+    check_dups = res.check_duplicates
     seen_atena: dict[str, int] = {}
     # My Number -> 宛名番号 (str values keep the dict out of the garbage collector's way).
     seen_mn: dict[str, str] = {}
@@ -417,10 +421,11 @@ def _rows(res: ExtractResult) -> Iterator[ResidentRecord]:  # one flat hot loop:
                     elif atena is None or len(atena) > MAX_KEY_DIGITS:
                         errs.append((ATENA, M_KEY))
                         atena = None
-                    elif atena in seen_atena:
-                        errs.append((ATENA, _dup_atena(seen_atena[atena], row)))
-                    else:
-                        seen_atena[atena] = row
+                    elif check_dups:
+                        if atena in seen_atena:
+                            errs.append((ATENA, dup_atena_message(seen_atena[atena], row)))
+                        else:
+                            seen_atena[atena] = row
                     s = cells[i_house].strip()
                     house = s if s.isascii() and s.isdigit() else _key_digits(s)
                     if not s:
@@ -440,7 +445,7 @@ def _rows(res: ExtractResult) -> Iterator[ResidentRecord]:  # one flat hot loop:
                             errs.append((MY_NUMBER, M_MN_CHECK))
                         else:
                             mn = n
-                            if atena is not None:
+                            if check_dups and atena is not None:
                                 owner = seen_mn.get(n)
                                 if owner is None:
                                     seen_mn[n] = atena
@@ -569,16 +574,19 @@ def _column_count(ncols: int, cells: list[str]) -> str:
     )
 
 
-def read_extract(path: str | Path, encoding: str = "auto", as_of: date | None = None) -> ExtractResult:
+def read_extract(
+    path: str | Path, encoding: str = "auto", as_of: date | None = None, *, check_duplicates: bool = True
+) -> ExtractResult:
     """Open a resident extract: detect/check the encoding, read the header, return the row stream.
 
     ``as_of`` (default today) is the reference date for "no future birth dates". Raises
     :class:`ExtractError` when the file is missing or not in the encoding; every other problem is
-    reported in ``result.problems``.
+    reported in ``result.problems``. ``check_duplicates=False`` leaves duplicate 宛名番号 / 個人番号
+    within the file to the caller (memory then stays flat however long the file is).
     """
     p = Path(path)
     enc = detect_encoding(p, encoding)
-    result = ExtractResult(p, enc, as_of or date.today())
+    result = ExtractResult(p, enc, as_of or date.today(), check_duplicates)
     result._read_header()
     return result
 

@@ -149,39 +149,41 @@ def _drop_stage(cur: Any) -> None:
 
 
 class _Loader:
-    """Bulk-load rows into a staging table: COPY on PostgreSQL, executemany batches on SQLite."""
+    """Bulk-load rows into a staging table in chunks: one COPY per chunk on PostgreSQL (a COPY is not
+    held open across chunks, so the vault can query the same connection between them), executemany
+    on SQLite."""
 
     def __init__(self, cur: Any, table: str, columns: tuple[str, ...]) -> None:
         self.cur, self.table, self.columns = cur, table, columns
         self.buf: list[tuple[Any, ...]] = []
-        self._copy_cm: Any = None
-        self._copy: Any = None
-        if _pg():
-            raw: Any = cur.cursor
-            self._copy_cm = raw.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN")
-            self._copy = self._copy_cm.__enter__()
+        self.pg = _pg()
+        if self.pg:
+            self.sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
         else:
             marks = ", ".join(["%s"] * len(columns))
             self.sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
 
     def add(self, row: tuple[Any, ...]) -> None:
-        if self._copy is not None:
-            self._copy.write_row(row)
-            return
         self.buf.append(row)
         if len(self.buf) >= _CHUNK:
-            self.cur.executemany(self.sql, self.buf)
-            self.buf = []
+            self.flush()
+
+    def flush(self) -> None:
+        buf, self.buf = self.buf, []
+        if not buf:
+            return
+        if self.pg:
+            raw: Any = self.cur.cursor  # psycopg 3
+            with raw.copy(self.sql) as copy:
+                for r in buf:
+                    copy.write_row(r)
+        else:
+            self.cur.executemany(self.sql, buf)
 
     def close(self, exc: BaseException | None = None) -> None:
-        if self._copy_cm is not None:
-            cm, self._copy_cm, self._copy = self._copy_cm, None, None
-            if exc is None:
-                cm.__exit__(None, None, None)
-            else:
-                cm.__exit__(type(exc), exc, exc.__traceback__)
-        elif self.buf:
-            self.cur.executemany(self.sql, self.buf)
+        if exc is None:
+            self.flush()
+        else:
             self.buf = []
 
 
@@ -229,7 +231,7 @@ def import_extract(
     summary = ImportSummary(file=p.name, mode="full" if full else "diff")
     started = timezone.now()
     try:
-        res = extract.read_extract(p, encoding=encoding, as_of=as_of)
+        res = extract.read_extract(p, encoding=encoding, as_of=as_of, check_duplicates=False)
     except extract.ExtractError as exc:
         summary.problem_count = 1
         summary.problems = [Problem(p.name, None, None, str(exc))]
@@ -320,8 +322,7 @@ def _run(ctx: AccessContext, res: extract.ExtractResult, batch: ImportBatch, sum
     for pr in res.problems:  # header problems, known before the rows
         note(pr)
     seen_problems = len(res.problems)
-    pairs: list[tuple[str, str]] = []
-    rows_of: dict[str, int] | None = None
+    refuse = False
     with connection.cursor() as cur:
         if _pg():
             # One import per municipality at a time; a second waits instead of failing on the unique keys.
@@ -330,58 +331,68 @@ def _run(ctx: AccessContext, res: extract.ExtractResult, batch: ImportBatch, sum
             # planner hashes whole 1M-row tables for a 10k-row diff. Local to this transaction.
             cur.execute("SET LOCAL random_page_cost = 1.1")
         _create_stage(cur)
-        loader = _Loader(cur, STAGE, _STAGE_COLUMNS)
-        pg = _pg()
-        rh = row_hash
-        try:
-            for r in _records(res, progress):
-                if len(res.problems) > seen_problems:
-                    for pr in res.problems[seen_problems:]:
-                        note(pr)
-                    res.problems.clear()  # counted and passed on; keep memory flat
-                    seen_problems = 0
-                if summary.problem_count and not skip_invalid:
-                    continue  # the file will be refused: read on only to list every problem
-                if r.my_number is not None:
-                    pairs.append((r.atena_no, r.my_number))
-                bd = r.birth_date if pg else r.birth_date.isoformat()
-                cd = (r.change_date if pg else r.change_date.isoformat()) if r.change_date else None
-                loader.add((
-                    r.atena_no, r.household_no, r.name_kanji, r.name_kana, bd, r.sex, r.relationship, r.postal_code,
-                    r.address, r.address_extra, r.phone, r.status, cd, r.change_reason, r.kanji_key, r.kana_key,
-                    rh(r), r.row,
-                ))
-        except BaseException as exc:
-            loader.close(exc)
-            raise
-        loader.close()
-        for pr in res.problems[seen_problems:]:
-            note(pr)
-        res.problems.clear()
-        summary.rows_read = res.rows_read
-        rejected_rows: list[RejectedRow] = res.rejected
-        summary.rejected = len(rejected_rows)
-        if summary.problem_count and not skip_invalid:
+        # My Numbers stream to the vault as the rows are read (fixed-size chunks, same transaction);
+        # it seals only numbers it does not hold yet, so nothing here grows with the file.
+        with mynumber_services.bulk_registration(ctx) as reg:
+            loader = _Loader(cur, STAGE, _STAGE_COLUMNS)
+            pg = _pg()
+            rh = row_hash
+            add_number = reg.add
+            try:
+                for r in _records(res, progress):
+                    if len(res.problems) > seen_problems:
+                        for pr in res.problems[seen_problems:]:
+                            note(pr)
+                        res.problems.clear()  # counted and passed on; keep memory flat
+                        seen_problems = 0
+                        if summary.problem_count and not skip_invalid and not reg.check_only:
+                            # The file will be refused: read on to list every problem, seal nothing.
+                            reg.check_only = True
+                    if r.my_number is not None:
+                        add_number(r.atena_no, r.my_number, r.row)
+                    bd = r.birth_date if pg else r.birth_date.isoformat()
+                    cd = (r.change_date if pg else r.change_date.isoformat()) if r.change_date else None
+                    loader.add((
+                        r.atena_no, r.household_no, r.name_kanji, r.name_kana, bd, r.sex, r.relationship,
+                        r.postal_code, r.address, r.address_extra, r.phone, r.status, cd, r.change_reason,
+                        r.kanji_key, r.kana_key, rh(r), r.row,
+                    ))
+            except BaseException as exc:
+                loader.close(exc)
+                raise
+            loader.close()
+            for pr in res.problems[seen_problems:]:
+                note(pr)
+            res.problems.clear()
+            summary.rows_read = res.rows_read
+            rejected_rows: list[RejectedRow] = res.rejected
+
+            # Duplicate 宛名番号 within the file, found in SQL: the later rows are refused.
+            dups = _duplicate_rows(cur, res, note)
+            if dups:
+                reg.discard([r.row for r in dups])
+                rejected_rows = rejected_rows + dups
+            summary.rejected = len(rejected_rows)
+            if summary.problem_count and not skip_invalid:
+                reg.check_only = True
+
+            vres = reg.finish()
+            summary.vault = {"inserted": vres.inserted, "unchanged": vres.unchanged, "refused": len(vres.conflicts)}
+            for c in vres.conflicts:
+                note(Problem(res.file, vres.keys.get(c.atena_no) or None, extract.MY_NUMBER, c.message))
+            if summary.problem_count and not skip_invalid:
+                summary.rejected += len(vres.conflicts)
+                refuse = True
+            elif vres.conflicts:
+                conflict_rows = _staged_rows(cur, [(vres.keys.get(c.atena_no, 0), f"{extract.MY_NUMBER}: {c.message}")
+                                                   for c in vres.conflicts], res.header)
+                rejected_rows = rejected_rows + conflict_rows
+                summary.rejected = len(rejected_rows)
+                _delete_from_stage(cur, [r.row for r in conflict_rows])
+        if refuse:  # outside the vault's door: the vault's entry says what it found, not an error
             raise ImportRejected(_rejected_message(summary), summary)
 
         cur.execute(f"CREATE UNIQUE INDEX {STAGE}_atena ON {STAGE} (atena_no)")
-
-        # My Numbers: into the vault, in this transaction. A conflict refuses the file, or its rows.
-        if pairs:
-            vres = mynumber_services.bulk_register(ctx, pairs)
-            del pairs
-            summary.vault = {"inserted": vres.inserted, "unchanged": vres.unchanged, "refused": len(vres.conflicts)}
-            if vres.conflicts:
-                rows_of = _rows_of(cur, [c.atena_no for c in vres.conflicts])
-                for c in vres.conflicts:
-                    note(Problem(res.file, rows_of.get(c.atena_no), extract.MY_NUMBER, c.message))
-                if not skip_invalid:
-                    summary.rejected += len(vres.conflicts)
-                    raise ImportRejected(_rejected_message(summary), summary)
-                rejected_rows = rejected_rows + _conflict_rows(cur, vres.conflicts, rows_of, res.header)
-                summary.rejected = len(rejected_rows)
-                _delete_from_stage(cur, [c.atena_no for c in vres.conflicts])
-
         if rejected_rows:
             _stage_rejected(cur, res, rejected_rows)
         _apply(cur, m, batch, summary, full=full)
@@ -409,23 +420,43 @@ def _rejected_message(s: ImportSummary) -> str:
     )
 
 
-def _rows_of(cur: Any, atenas: list[str]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for i in range(0, len(atenas), 500):
-        chunk = atenas[i:i + 500]
-        cur.execute(f"SELECT atena_no, src_row FROM {STAGE} WHERE atena_no IN ({', '.join(['%s'] * len(chunk))})",
-                    chunk)
-        out.update(dict(cur.fetchall()))
+def _duplicate_rows(cur: Any, res: extract.ExtractResult, note: Callable[[Problem], None]) -> list[RejectedRow]:
+    """Rows repeating an earlier row's 宛名番号 (重複): noted as problems, removed from staging and
+    returned as rejected rows. One GROUP BY over staging instead of a dictionary of every 宛名番号."""
+    cur.execute(f"SELECT atena_no, MIN(src_row) FROM {STAGE} GROUP BY atena_no HAVING COUNT(*) > 1")
+    firsts = dict(cur.fetchall())
+    if not firsts:
+        return []
+    later: list[tuple[int, str]] = []
+    keys = list(firsts)
+    for i in range(0, len(keys), 500):
+        part = keys[i:i + 500]
+        cur.execute(f"SELECT atena_no, src_row FROM {STAGE} WHERE atena_no IN ({', '.join(['%s'] * len(part))})",
+                    part)
+        for a, row in cur.fetchall():
+            if row != firsts[a]:
+                later.append((row, extract.dup_atena_message(firsts[a], row)))
+    later.sort()
+    for row, msg in later:
+        note(Problem(res.file, row, extract.ATENA, msg))
+    out = _staged_rows(cur, [(row, f"{extract.ATENA}: {msg}") for row, msg in later], res.header)
+    _delete_from_stage(cur, [row for row, _ in later])
     return out
 
 
-def _conflict_rows(cur: Any, conflicts: list[Any], rows_of: dict[str, int], header: list[str]) -> list[RejectedRow]:
-    """Rejected-file rows for vault conflicts, rebuilt from the staged values (number cell left empty)."""
+def _staged_rows(cur: Any, items: list[tuple[int, str]], header: list[str]) -> list[RejectedRow]:
+    """Rejected-file rows rebuilt from the staged values of source rows (the number cell left empty)."""
     out: list[RejectedRow] = []
     names = [unicodedata.normalize("NFKC", h.lstrip("\ufeff")).strip() for h in header]
-    for c in conflicts:
-        cur.execute(f"SELECT {', '.join(_STAGE_COLUMNS)} FROM {STAGE} WHERE atena_no = %s", [c.atena_no])
-        got = cur.fetchone()
+    staged: dict[int, tuple[Any, ...]] = {}
+    rows = [row for row, _ in items]
+    for i in range(0, len(rows), 500):  # one scan per 500 rows (staging has no index on src_row)
+        part = rows[i:i + 500]
+        cur.execute(f"SELECT {', '.join(_STAGE_COLUMNS)} FROM {STAGE} WHERE src_row IN "
+                    f"({', '.join(['%s'] * len(part))})", part)
+        staged.update((got[-1], got) for got in cur.fetchall())
+    for row, reason in items:
+        got = staged.get(row)
         if got is None:
             continue
         v = dict(zip(_STAGE_COLUMNS, got, strict=True))
@@ -437,15 +468,14 @@ def _conflict_rows(cur: Any, conflicts: list[Any], rows_of: dict[str, int], head
             extract.CHANGE_REASON: v["status_reason"], extract.CHANGE_DATE: str(v["status_date"] or ""),
             extract.PHONE: v["phone"],
         }
-        out.append(RejectedRow(rows_of.get(c.atena_no, 0), [by_col.get(n, "") for n in names],
-                               [f"{extract.MY_NUMBER}: {c.message}"]))
+        out.append(RejectedRow(row, [by_col.get(n, "") for n in names], [reason]))
     return out
 
 
-def _delete_from_stage(cur: Any, atenas: list[str]) -> None:
-    for i in range(0, len(atenas), 500):
-        chunk = atenas[i:i + 500]
-        cur.execute(f"DELETE FROM {STAGE} WHERE atena_no IN ({', '.join(['%s'] * len(chunk))})", chunk)
+def _delete_from_stage(cur: Any, rows: list[int]) -> None:
+    for i in range(0, len(rows), 500):
+        chunk = rows[i:i + 500]
+        cur.execute(f"DELETE FROM {STAGE} WHERE src_row IN ({', '.join(['%s'] * len(chunk))})", chunk)
 
 
 def _stage_rejected(cur: Any, res: extract.ExtractResult, rows: list[RejectedRow]) -> None:
@@ -555,8 +585,8 @@ def _apply(cur: Any, m: str, batch: ImportBatch, summary: ImportSummary, *, full
     if _pg() and summary.inserted + summary.updated > 50_000:
         # Fresh statistics after a large load, so the next small diff gets index plans at once
         # (autovacuum would do it later). ANALYZE is transactional on PostgreSQL.
-        # mynumber_link too: the vault's bulk insert just filled it, and its next lookups are by index.
-        cur.execute(f"ANALYZE {person}, people_household, people_history, mynumber_link")
+        # (The vault refreshes its own table after its bulk insert.)
+        cur.execute(f"ANALYZE {person}, people_household, people_history")
 
     if full:
         cur.execute(

@@ -279,3 +279,51 @@ def test_key_ring_missing_in_front_of_rows_is_an_error(make_ctx, numbers, key_di
     with pytest.raises(vault.KeyRingError):
         selectors.reveal(ctx, "1001")
     assert not (key_dir / "mynumber-keys.json").exists()  # not silently recreated
+
+
+def test_streaming_bulk_settles_conflicts_across_chunks_and_seals_only_new(make_ctx, numbers, monkeypatch) -> None:
+    """Chunks of 3: conflicts that span chunks are found in SQL; a re-run seals nothing."""
+    ctx = make_ctx(Purpose.RESIDENT_SYNC)
+    nums = numbers(12)
+    pairs = [(str(500 + i), n) for i, n in enumerate(nums[:8])]
+    pairs += [("600", nums[0]), ("501", nums[1]), ("700", nums[9]), ("701", nums[9]), ("502", nums[10])]
+    with services.bulk_registration(ctx) as reg:
+        reg._chunk = 3
+        for i, (a, n) in enumerate(pairs):
+            reg.add(a, n, key=100 + i)
+        r = reg.finish()
+    reasons = {c.atena_no: (c.reason, r.keys[c.atena_no]) for c in r.conflicts}
+    # "600" repeats 500's number (chunk 1 vs chunk 3); "502" has two numbers; 700/701 share a new one.
+    assert reasons == {
+        "600": ("number_on_two_atena", 108), "500": ("number_on_two_atena", 100),
+        "502": ("atena_twice", 102), "700": ("number_on_two_atena", 110), "701": ("number_on_two_atena", 111),
+    }
+    assert (r.inserted, r.unchanged) == (6, 0)  # 501 twice with the same number: linked once
+    assert set(MyNumberLink.objects.values_list("atena_no", flat=True)) == {"501", "503", "504", "505", "506", "507"}
+
+    def no_seal(*a, **kw):  # pragma: no cover - must not run
+        raise AssertionError("an unchanged pair was sealed again")
+
+    monkeypatch.setattr(services.crypto.Sealer, "seal", no_seal)
+    with services.bulk_registration(ctx) as reg:
+        reg._chunk = 3
+        reg.add_many(pairs[1:2] + pairs[3:8])
+        again = reg.finish()
+    assert (again.inserted, again.unchanged, again.conflicts) == (0, 6, [])
+
+
+def test_streaming_bulk_discard_and_check_only(make_ctx, numbers) -> None:
+    ctx = make_ctx(Purpose.RESIDENT_SYNC)
+    a, b, c = numbers(3)
+    with services.bulk_registration(ctx) as reg:
+        reg.add("1", a, key=2)
+        reg.add("1", b, key=3)  # would be atena_twice …
+        reg.add("2", c, key=4)
+        reg.discard([3])  # … but the caller rejected that row
+        r = reg.finish()
+    assert (r.inserted, r.conflicts) == (2, [])
+    with services.bulk_registration(ctx) as reg:
+        reg.add("3", numbers(1, seed=5)[0])
+        reg.check_only = True
+        r2 = reg.finish()
+    assert r2.inserted == 1 and not r2.applied and MyNumberLink.objects.count() == 2

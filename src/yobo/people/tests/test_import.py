@@ -340,3 +340,41 @@ def test_command_json_and_exit_codes(make_staff: Callable[..., Any], tmp_path: P
     out = io.StringIO()
     call_command("residents", "batches", "--as", clerk.username, "--json", stdout=out)
     assert [b["status"] for b in json.loads(out.getvalue())][:3] == ["rejected", "applied", "applied"]
+
+
+def test_duplicate_atena_found_in_sql_with_skip_invalid(ctx: Any, tmp_path: Path) -> None:
+    """A repeated 宛名番号 (found on the staging table, not in memory): the later row is refused with
+    both row numbers, the first goes in with its own My Number, the later row's number does not."""
+    rows = [r for r in rows_of(30) if r["個人番号"]][:10]
+    dup = dict(rows[7], 宛名番号=rows[2]["宛名番号"])  # rows 4 and 10 of the file
+    f = write(tmp_path / "dup.csv", [*rows[:8], rows[9], dup])
+    err: list[Any] = []
+    with pytest.raises(ImportRejected) as exc:
+        import_residents(ctx, f, as_of=AS_OF, on_problem=err.append)
+    assert [(p.row, p.column) for p in exc.value.summary.problems] == [(11, "宛名番号")]
+    assert "4" in err[0].message and "11" in err[0].message
+    assert Person.objects.count() == 0 and MyNumberLink.objects.count() == 0
+    s = do_import(ctx, f, skip_invalid=True)
+    assert (s.inserted, s.rejected) == (9, 1) and s.vault["inserted"] == 9
+    assert MyNumberLink.objects.filter(atena_no=rows[2]["宛名番号"]).exists()
+    text = (tmp_path / "dup.rejected.csv").read_text(encoding="utf-8-sig")
+    assert "11行目" in text and rows[7]["個人番号"] not in text
+
+
+def test_small_chunks_interleave_staging_and_vault(ctx: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Staging and vault chunks alternate on one connection (on PostgreSQL no COPY may stay open
+    while the vault queries); a number repeated across chunks is still found."""
+    from yobo.mynumber import services as vault_services
+
+    monkeypatch.setattr(importer, "_CHUNK", 7)
+    monkeypatch.setattr(vault_services, "_BATCH", 5)
+    rows = [r for r in rows_of(80) if r["個人番号"]][:40]
+    s = do_import(ctx, write(tmp_path / "a.csv", rows))
+    assert (s.inserted, s.vault["inserted"]) == (40, 40) and MyNumberLink.objects.count() == 40
+    again = do_import(ctx, write(tmp_path / "a.csv", rows))
+    assert (again.unchanged, again.vault["unchanged"], again.vault["inserted"]) == (40, 40, 0)
+    extra = rows_of(200, seed=8)
+    late = [dict(r, 個人番号=rows[3]["個人番号"]) for r in extra[:1]]  # the number of row 5, far away
+    with pytest.raises(ImportRejected) as exc:
+        do_import(ctx, write(tmp_path / "b.csv", [*extra[1:30], *late]))
+    assert [(p.row, p.column) for p in exc.value.summary.problems] == [(31, "個人番号")]
