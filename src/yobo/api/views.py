@@ -1,39 +1,38 @@
 """``GET /api/v1/persons/<宛名番号>`` (JSON) and ``GET /fhir/Patient/<宛名番号>`` (FHIR R4).
 
-Callers must be authenticated on a registered terminal: for now the staff session (the access
-middleware already requires login, a registered terminal and the second factor); token
-authentication for system clients comes with the certificates/API issue. The purpose is taken
-from the ``X-Yobo-Purpose`` header (default P02 対象者の照会) and checked by the door, which logs
-the read with the 宛名番号.
+Callers are system clients with a bearer credential (their own terminal and service account) or
+staff with a verified session on a registered terminal (``api/auth.py``). The purpose is taken
+from the ``X-Yobo-Purpose`` header (default P02 対象者の照会, or the client's first purpose) and
+checked by the door, which logs the read with the 宛名番号.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
 
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
-from yobo.access.context import context_for_request
 from yobo.core.context import AccessContext
 from yobo.core.errors import AccessDenied, InputRejected
 from yobo.core.purposes import Purpose
 from yobo.people import lookup
 
-from . import fhir
+from . import auth, fhir
 
 FHIR_JSON = "application/fhir+json"
 
 
 def _ctx(request: HttpRequest) -> AccessContext:
-    purpose = request.headers.get("X-Yobo-Purpose", "") or Purpose.PERSON_INQUIRY.value
-    return context_for_request(request, Purpose.PERSON_INQUIRY).for_purpose(purpose.strip().upper())
+    return auth.context(request, Purpose.PERSON_INQUIRY)
 
 
 def _unauthenticated(request: HttpRequest) -> bool:
-    user: Any = getattr(request, "user", None)
-    return user is None or not user.is_authenticated
+    return not auth.authenticated(request)
+
+
+def _denied_status(exc: AccessDenied) -> int:
+    return 401 if exc.reason == auth.BAD_CREDENTIAL else 403
 
 
 def _read(ctx: AccessContext, atena_no: str) -> lookup.PersonCard:
@@ -48,7 +47,7 @@ def person_json(request: HttpRequest, atena_no: str) -> JsonResponse:
     try:
         p = _read(_ctx(request), atena_no)
     except AccessDenied as exc:
-        return JsonResponse({"error": exc.reason, "message": str(exc)}, status=403)
+        return JsonResponse({"error": exc.reason, "message": str(exc)}, status=_denied_status(exc))
     except InputRejected as exc:
         return JsonResponse({"error": "not_found", "message": str(exc)}, status=404)
     data = asdict(p)
@@ -73,7 +72,7 @@ def patient_read(request: HttpRequest, atena_no: str) -> JsonResponse:
     try:
         p = _read(_ctx(request), atena_no)
     except AccessDenied as exc:
-        return _outcome("forbidden", str(exc), 403)
+        return _outcome("forbidden", str(exc), _denied_status(exc))
     except InputRejected as exc:
         return _outcome("not-found", str(exc), 404)
     return JsonResponse(fhir.patient(p), content_type=FHIR_JSON, json_dumps_params={"ensure_ascii": False})
