@@ -27,7 +27,7 @@ DEFAULT_HUB_URL = "http://127.0.0.1:8700"
 DEFAULT_RETENTION_DAYS = 30
 DIRECTORY_TTL = 60.0
 
-_transport: Transport | None = None
+_state: dict[str, Transport | None] = {"transport": None}
 _directory_cache: dict[str, tuple[float, dict[str, dict[str, Any]]]] = {}
 
 
@@ -58,13 +58,12 @@ def retention_days() -> int:
 
 def set_transport(transport: Transport | None) -> None:
     """Use ``transport`` instead of HTTP to ``YOBO_HUB_URL`` (tests run the hub in-process)."""
-    global _transport
-    _transport = transport
+    _state["transport"] = transport
     _directory_cache.clear()
 
 
 def client() -> HubClient:
-    return HubClient(_transport or http_transport(hub_url()))
+    return HubClient(_state["transport"] or http_transport(hub_url()))
 
 
 def my_keys() -> crypto.PartyKeys:
@@ -78,7 +77,8 @@ def hub_entry() -> dict[str, Any]:
         return dict(json.loads(path.read_text(encoding="utf-8")))
     except FileNotFoundError:
         raise FileNotFoundError(
-            f"中継サーバーの公開鍵が登録されていません ({path})。`yobo exchange keys init --hub-key FILE` で登録してください。"
+            f"中継サーバーの公開鍵が登録されていません ({path})。"
+            "`yobo exchange keys init --hub-key FILE` で登録してください。"
             " / The hub's public key is not registered."
         ) from None
 

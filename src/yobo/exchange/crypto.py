@@ -143,7 +143,7 @@ def sign(obj: dict[str, Any], keys: PartyKeys) -> str:
 def signer_of(token: str) -> str:
     """The kid (party code) a compact JWS claims, unverified: to pick the key to verify with."""
     try:
-        header = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "==="))
+        header = json.loads(base64.urlsafe_b64decode(token.split(".", maxsplit=1)[0] + "==="))
         return str(header["kid"])
     except (ValueError, KeyError, IndexError, TypeError):
         raise MessageRejected("malformed") from None

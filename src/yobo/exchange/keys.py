@@ -30,7 +30,8 @@ def init(*, linkage_key: Path | None = None, hub_key: Path | None = None) -> dic
             crypto.public_key(entry, "sig")
             crypto.public_key(entry, "enc")
         except (OSError, ValueError, crypto.MessageRejected):
-            raise InputRejected(f"{hub_key}: 中継サーバーの公開鍵ではありません。 / Not the hub's public key.") from None
+            raise InputRejected(
+                f"{hub_key}: 中継サーバーの公開鍵ではありません。 / Not the hub's public key.") from None
         trust_hub(entry)
         hub_written = True
     return {"municipality": m, "created": created, "linkage_key_written": linkage_written,
@@ -45,7 +46,7 @@ def trust_hub(entry: dict[str, Any]) -> None:
     path = conf.key_dir() / conf.HUB_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(public), encoding="utf-8")
-    conf.set_transport(conf._transport)  # drop the cached directory
+    conf._directory_cache.clear()  # the directory is verified with the hub key: fetch it again
 
 
 def show() -> dict[str, Any]:

@@ -32,6 +32,9 @@ class LinkageCode(models.Model):
             models.UniqueConstraint(fields=["municipality", "code"], name="exchange_code_code_uniq"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.municipality}:{self.atena_no} 符号"
+
 
 class CopyEntry(models.Model):
     """One dose in the copy (副本): only the items the law allows."""
@@ -48,6 +51,9 @@ class CopyEntry(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["municipality", "atena_no", "vaccine", "dose"], name="exchange_copy_uniq"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.municipality}:{self.atena_no} {self.vaccine}-{self.dose}"
 
 
 class CopyRun(models.Model):
@@ -67,6 +73,9 @@ class CopyRun(models.Model):
 
     class Meta:
         db_table = "exchange_copy_run"
+
+    def __str__(self) -> str:
+        return f"副本登録 {self.pk}"
 
 
 class QueryState(models.TextChoices):
@@ -108,6 +117,9 @@ class Query(models.Model):
             models.Index(fields=["municipality", "state"], name="exchange_query_state"),
         ]
 
+    def __str__(self) -> str:
+        return f"照会 {self.query_id}"
+
 
 class ProvisionState(models.TextChoices):
     SENT = "sent", "自動回答済み"
@@ -142,6 +154,9 @@ class Provision(models.Model):
         ]
         indexes = [models.Index(fields=["municipality", "state"], name="exchange_provision_state")]
 
+    def __str__(self) -> str:
+        return f"提供 {self.msg_id}"
+
 
 class Outbox(models.Model):
     """A sealed message waiting for the hub (送信待ち電文); kept until the hub accepts it."""
@@ -162,6 +177,9 @@ class Outbox(models.Model):
         db_table = "exchange_outbox"
         indexes = [models.Index(fields=["municipality", "sent_at", "next_attempt_at"], name="exchange_outbox_due")]
 
+    def __str__(self) -> str:
+        return f"送信 {self.msg_id}"
+
 
 class SeenMessage(models.Model):
     municipality = models.CharField(max_length=6)
@@ -174,6 +192,9 @@ class SeenMessage(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["municipality", "sender", "msg_id"], name="exchange_seen_uniq"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.sender}:{self.msg_id}"
 
 
 class InboxEvent(models.Model):
@@ -190,3 +211,6 @@ class InboxEvent(models.Model):
     class Meta:
         db_table = "exchange_inbox_event"
         indexes = [models.Index(fields=["municipality", "at"], name="exchange_inbox_at")]
+
+    def __str__(self) -> str:
+        return f"受信 {self.msg_id} {self.outcome}"

@@ -128,12 +128,13 @@ def has_code(ctx: AccessContext, atena_no: str) -> bool:
 def inbox_events(ctx: AccessContext, *, limit: int = 100) -> list[dict[str, Any]]:
     """Deliveries received or refused (with the reason), newest first. No person is named."""
     with door(ctx, Operation.SEARCH, resource="exchange.inbox"):
-        return list(InboxEvent.objects.filter(municipality=conf.municipality()).order_by("-at", "-pk")
-                    .values("at", "sender", "msg_id", "kind", "outcome", "reason")[:limit])
+        return [dict(r) for r in InboxEvent.objects.filter(municipality=conf.municipality()).order_by("-at", "-pk")
+                    .values("at", "sender", "msg_id", "kind", "outcome", "reason")[:limit]]
 
 
 def outbox(ctx: AccessContext) -> list[dict[str, Any]]:
     """Messages not yet accepted by the hub (送信待ち), with attempts and the last error."""
     with door(ctx, Operation.SEARCH, resource="exchange.outbox"):
-        return list(Outbox.objects.filter(municipality=conf.municipality(), sent_at__isnull=True).order_by("pk")
-                    .values("msg_id", "kind", "receiver", "created_at", "attempts", "next_attempt_at", "last_error"))
+        return [dict(r) for r in Outbox.objects.filter(municipality=conf.municipality(), sent_at__isnull=True)
+                .order_by("pk").values("msg_id", "kind", "receiver", "created_at", "attempts", "next_attempt_at",
+                                       "last_error")]

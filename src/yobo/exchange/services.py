@@ -32,7 +32,7 @@ from yobo.people import selectors as people
 
 from . import conf, crypto, ledger
 from .client import HubRefused, HubUnavailable
-from .items import ITEM_SETS, IMMUNIZATION_HISTORY, only_allowed
+from .items import IMMUNIZATION_HISTORY, ITEM_SETS, only_allowed
 from .models import (
     CopyEntry,
     CopyRun,
@@ -467,7 +467,8 @@ def _answer_query(ctx: AccessContext, asker: str, env: dict[str, Any], content: 
     with door(pctx, Operation.READ, resource=RESOURCE_PROVISION, detail="match code") as rec:
         atena = ""
         if content.get("provider") == m and code and item_set in ITEM_SETS:
-            atena = LinkageCode.objects.filter(municipality=m, code=code).values_list("atena_no", flat=True).first() or ""
+            atena = (LinkageCode.objects.filter(municipality=m, code=code)
+                     .values_list("atena_no", flat=True).first() or "")
         rec.targets = [atena]
     items: list[dict[str, str]] = []
     if atena:

@@ -82,7 +82,8 @@ class Hub:
             if str(p.get("item_set", "")) not in ITEM_SETS:
                 problems.append(f"permissions[{i}]: item_set {p.get('item_set')!r} は未定義です / unknown item set")
             if not p.get("asker") or not p.get("provider") or not p.get("clause"):
-                problems.append(f"permissions[{i}]: asker, provider, clause が必要です / asker, provider and clause required")
+                problems.append(f"permissions[{i}]: asker, provider, clause が必要です"
+                                " / asker, provider and clause are required")
         if problems:
             raise ValueError("\n".join(problems))
         with self.store.tx() as cur:
@@ -157,7 +158,7 @@ class Hub:
             if n != 1:
                 raise crypto.MessageRejected("replayed")
         except crypto.MessageRejected as exc:
-            status = 401 if exc.reason in {"bad_signature", "unknown_party"} else 409 if exc.reason == "replayed" else 400
+            status = {"bad_signature": 401, "unknown_party": 401, "replayed": 409}.get(exc.reason, 400)
             log.warning("hub refused a %s request: %s", kind, exc.reason)
             raise HubError(status, exc.reason, str(exc)) from None
         return obj, entry
@@ -218,7 +219,8 @@ class Hub:
                 self._record(cur, "permit", asker, provider, item_set, "", "", "refused", reason)
         if reason:
             raise HubError(403, reason, REFUSALS[reason])
-        assert clause_row is not None and row is not None
+        if clause_row is None or row is None:  # unreachable: a missing row set a reason above
+            raise HubError(403, "not_on_list", REFUSALS["not_on_list"])
         clause = str(clause_row[0])
         permit_id = crypto.new_message_id()
         now = self.clock()
@@ -343,13 +345,13 @@ class Hub:
             raise HubError(400, "malformed", crypto.MESSAGES["malformed"]) from None
         if not isinstance(body, dict):
             raise HubError(400, "malformed", crypto.MESSAGES["malformed"])
-        req = body.get("request")
+        req = str(body.get("request") or "")
         if path == "/v1/codes":
             return 200, {"reply": self.issue_codes(req)}
         if path == "/v1/permits":
             return 200, {"permit": self.issue_permit(req)}
         if path == "/v1/messages":
-            return 202, self.accept(body.get("envelope"))
+            return 202, self.accept(str(body.get("envelope") or ""))
         if path == "/v1/inbox":
             return 200, {"deliveries": self.inbox(req)}
         if path == "/v1/ack":

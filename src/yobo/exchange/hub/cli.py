@@ -40,12 +40,13 @@ class _ThreadingServer(ThreadingMixIn, WSGIServer):
 
 
 class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's signature
+    def log_message(self, format: str, *args: Any) -> None:
         logging.getLogger("yobo.hub.http").info(format, *args)
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="yobo hub", description="中継サーバー (情報提供ネットワークの代役) / the local hub")
+    ap = argparse.ArgumentParser(prog="yobo hub",
+                                 description="中継サーバー (情報提供ネットワークの代役) / the local hub")
     ap.add_argument("--db", default=None, help="hub database URL (default $YOBO_HUB_DB)")
     ap.add_argument("--key-dir", default=None, help="hub key directory (default $YOBO_HUB_KEY_DIR)")
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -91,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     logging.basicConfig(level=os.environ.get("YOBO_LOG_LEVEL", "WARNING"))
     server = make_server(args.host, args.port, hub, server_class=_ThreadingServer, handler_class=_QuietHandler)
-    host, port = server.server_address[:2]
+    host, port = str(server.server_address[0]), int(server.server_address[1])
     print(f"yobo hub listening on http://{host}:{port}/", flush=True)
     try:
         server.serve_forever()

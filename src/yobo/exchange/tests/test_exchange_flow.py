@@ -208,7 +208,7 @@ def test_protected_person_waits_for_review(hub: Hub, city: Callable[[str], None]
     city(CITY_B)
     services.poll(admin_ctx(Purpose.EXCHANGE_PROVISION))
     assert Query.objects.get(query_id=qid).state == "sent"  # nothing released yet
-    assert [r["event"] for r in hub.records()][0] == "query"
+    assert hub.records()[0]["event"] == "query"
 
     city(CITY_A)
     reviewer = make_ctx(Purpose.EXCHANGE_PROVISION, duties=["exchange"])
@@ -302,7 +302,7 @@ def test_purge_after_retention(hub: Hub, city: Callable[[str], None], admin_ctx:
     q = Query.objects.get(query_id=qid)
     assert q.result is None and q.purged_at is not None and q.state == "answered"
     assert AccessLogEntry.objects.filter(resource="exchange.query", operation="delete", target="900001").exists()
-    with pytest.raises(Exception, match="権限|permit"):
+    with pytest.raises(Exception, match=r"権限|permit"):
         services.purge(admin_ctx(Purpose.EXCHANGE_QUERY))
 
 

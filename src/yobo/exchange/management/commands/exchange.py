@@ -39,8 +39,10 @@ class Command(OperatorCommand):
 
         k = common(sub.add_parser("keys", help="鍵の作成・表示 / create or show this city's keys"))
         k.add_argument("kcmd", choices=["init", "show"])
-        k.add_argument("--linkage-key", type=Path, default=None, help="共通の連携鍵ファイルを取り込む / import the linkage key")
-        k.add_argument("--hub-key", type=Path, default=None, help="中継サーバーの公開鍵 (yobo hub keys show) / the hub's public key")
+        k.add_argument("--linkage-key", type=Path, default=None,
+                       help="共通の連携鍵ファイルを取り込む / import the linkage key")
+        k.add_argument("--hub-key", type=Path, default=None,
+                       help="中継サーバーの公開鍵 (yobo hub keys show の出力) / the hub's public key")
         rc = common(sub.add_parser("register-copies", help="副本登録 / register copies from the dose records"))
         rc.add_argument("--atena", action="append", default=None, help="この宛名のみ (繰返し可) / only these persons")
         q = common(sub.add_parser("query", help="情報照会 / query another municipality"))
@@ -65,7 +67,8 @@ class Command(OperatorCommand):
         try:
             getattr(self, "_" + options["action"].replace("-", "_"))(options)
         except HubUnavailable as exc:
-            raise HubDown(f"中継サーバーに接続できません。後で再実行してください。 / The hub is unreachable ({exc}).") from None
+            raise HubDown(f"中継サーバーに接続できません。後で再実行してください。 / The hub is unreachable ({exc}).") \
+                from None
         except HubRefused as exc:
             raise InputRejected(f"中継サーバーが拒否しました: {exc} / The hub refused ({exc.reason}).") from None
         except crypto.MessageRejected as exc:
@@ -76,8 +79,8 @@ class Command(OperatorCommand):
     def _keys(self, o: dict[str, Any]) -> None:
         if o["kcmd"] == "init":
             out = keys.init(linkage_key=o["linkage_key"], hub_key=o["hub_key"])
-            sys.stderr.write("注意: 本番の鍵はホスト外の鍵保管庫に置いてください。 / Production keys belong in a key store "
-                             "outside the host.\n")
+            sys.stderr.write("注意: 本番の鍵はホスト外の鍵保管庫に置いてください。"
+                             " / Production keys belong in a key store outside the host.\n")
         else:
             out = keys.show()
         import json
@@ -96,7 +99,8 @@ class Command(OperatorCommand):
         ctx = self.context(Purpose.EXCHANGE_QUERY, o)
         qid = services.send_query(ctx, o["atena"], o["provider"], o["items"])
         q = selectors.query(ctx, qid)
-        assert q is not None
+        if q is None:  # pragma: no cover - just created
+            raise InputRejected(f"照会 {qid} がありません。 / No query {qid}.")
         self.emit(o, {"query_id": qid, "state": q.state, "error": q.last_error},
                   f"照会 {qid}: {q.state_label} {q.last_error}\n")
         if q.state == "refused":
@@ -135,7 +139,8 @@ class Command(OperatorCommand):
 
     def _purge(self, o: dict[str, Any]) -> None:
         out = services.purge(self.context(Purpose.RETENTION, o), days=o["days"])
-        self.emit(o, out, f"照会結果を削除 {out['purged']} 件 (中断 {out['abandoned']}, 提供記録 {out['provisions']})\n")
+        self.emit(o, out, f"照会結果を削除 {out['purged']} 件 (中断 {out['abandoned']}, "
+                          f"提供記録 {out['provisions']})\n")
 
     def _reconcile(self, o: dict[str, Any]) -> None:
         r = services.reconcile(self.context(Purpose.COPY_REGISTRATION, o), out=o["out"])
@@ -144,7 +149,8 @@ class Command(OperatorCommand):
                         f"(副本になし {r['missing_in_copy']}, 原本になし {r['extra_in_copy']}, "
                         f"接種日違い {r['date_differs']}) {r['file'] or ''}\n")
         if r["differences"]:
-            raise IntegrityMismatch(f"副本と原本に差異が {r['differences']} 件あります。 / {r['differences']} differences.")
+            n = r["differences"]
+            raise IntegrityMismatch(f"副本と原本に差異が {n} 件あります。 / {n} differences between copy and original.")
 
     def _records(self, o: dict[str, Any]) -> None:
         rows = services.hub_records(self.context(Purpose.EXCHANGE_QUERY, o))
