@@ -586,6 +586,23 @@ def set_deceased(ctx: AccessContext, atena_no: str, deceased_on: date | None = N
         rec.detail = "deceased" if deceased else "active"
 
 
+def unlink(ctx: AccessContext, atena_no: str) -> bool:
+    """Remove the link of a 宛名番号 that never became a person (紐付けの解除), e.g. a withdrawn or
+    refused 住登外者 application: the sealed number is erased, so it is not held for nobody and can
+    be registered again. Identity-verification records stay (their link cleared) as the record of
+    what was checked. The caller guarantees the 宛名番号 is unused. Returns whether a link existed."""
+    a = vault.atena(atena_no)
+    with door(ctx, Operation.UPDATE, resource=vault.RESOURCE, target=a) as rec:
+        link = MyNumberLink.objects.select_for_update().filter(municipality=vault.municipality(), atena_no=a).first()
+        if link is None:
+            rec.detail = "unlink: none"
+            return False
+        IdentityVerification.objects.filter(link=link).update(link=None)
+        link.delete()
+        rec.detail = f"unlinked {link.integrated_no}"
+        return True
+
+
 def bulk_set_deceased(ctx: AccessContext, items: Iterable[tuple[str, date | None]]) -> int:
     """Flag many links as deceased in one transaction (daily sync); returns how many rows changed.
     宛名番号 without a link are skipped (a person need not have a My Number registered)."""

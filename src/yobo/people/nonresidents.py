@@ -181,11 +181,13 @@ def confirm(ctx: AccessContext, application_id: int) -> str:
 
 
 def withdraw(ctx: AccessContext, application_id: int, note: str = "") -> None:
-    """Withdraw or refuse a pending application (取下げ・却下). The 宛名番号 is not reused; the My
-    Number stays linked to it in the vault (see decision 056)."""
+    """Withdraw or refuse a pending application (取下げ・却下). The 宛名番号 is not reused; its My
+    Number is unlinked in the vault (never held for a person who was not registered), so the
+    person can apply again with it."""
     with door(ctx, Operation.UPDATE, resource=RESOURCE, detail="withdraw") as rec:
         app = _locked_pending(application_id)
         rec.targets = [app.atena_no]
+        vault_services.unlink(ctx, app.atena_no)
         app.state, app.decided_by_id, app.decided_at = ApplicationState.WITHDRAWN, ctx.staff_id, timezone.now()
         app.decision_note = note.strip()[:200]
         app.save(update_fields=["state", "decided_by", "decided_at", "decision_note"])

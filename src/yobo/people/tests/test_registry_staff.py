@@ -20,7 +20,7 @@ from yobo.core.errors import AccessDenied, InputRejected
 from yobo.core.purposes import Duty, Operation, Purpose, Result
 from yobo.mynumber import checkdigit, keys
 from yobo.mynumber import selectors as vault_selectors
-from yobo.mynumber.models import IdentityVerification
+from yobo.mynumber.models import IdentityVerification, MyNumberLink
 from yobo.mynumber.services import Verification
 from yobo.people import lookup, nonresidents, protection
 from yobo.people.models import ChangeKind, Person, PersonHistory, ProtectionAction, Source
@@ -361,6 +361,10 @@ def test_nonresident_withdrawn_application_never_becomes_a_person(city: Any, mak
         nonresidents.confirm(make_ctx(Purpose.NONRESIDENT_REGISTRATION), app_id)
     assert not Person.objects.filter(atena_no=atena).exists()
     assert nonresidents.application(a, app_id).state == "withdrawn"
+    # the number was unlinked: the same person can apply again with it (a new 宛名番号)
+    _app2, atena2 = nonresidents.apply(a, _applicant(), mynumber(5), VERIF)
+    assert atena2 != atena and not MyNumberLink.objects.filter(atena_no=atena).exists()
+    assert MyNumberLink.objects.filter(atena_no=atena2).exists()
 
 
 def test_nonresident_registration_needs_the_purpose(city: Any, make_ctx: Callable[..., Any]) -> None:
