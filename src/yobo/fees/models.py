@@ -184,3 +184,137 @@ class Counter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} {self.last}"
+
+
+# --- clinic payments (接種委託料の支払) --------------------------------------------------------------
+
+
+class UnitPrice(models.Model):
+    """The commission paid to a clinic per dose of ``vaccine`` given in ``fiscal_year`` (委託単価, 円);
+    ``screening_yen`` is paid for a screening without vaccination (予診のみ), when the city pays one."""
+
+    municipality = models.CharField(max_length=6)
+    fiscal_year = models.PositiveSmallIntegerField()
+    vaccine = models.CharField(max_length=16)
+    amount_yen = models.PositiveIntegerField()
+    screening_yen = models.PositiveIntegerField(null=True, blank=True)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "fees_unit_price"
+        constraints = [models.UniqueConstraint(fields=["municipality", "fiscal_year", "vaccine"],
+                                               name="fees_unit_price_uniq")]
+
+    def __str__(self) -> str:
+        return f"{self.fiscal_year} {self.vaccine}: {self.amount_yen}円"
+
+
+class ClinicAccount(models.Model):
+    """Where a clinic is paid (振込先口座), for the finance system's transfer file."""
+
+    municipality = models.CharField(max_length=6)
+    clinic_code = models.CharField(max_length=10)
+    bank_code = models.CharField(max_length=4)  # 金融機関コード
+    branch_code = models.CharField(max_length=3)  # 支店コード
+    account_type = models.CharField(max_length=1)  # 預金種目: 1 普通, 2 当座
+    account_no = models.CharField(max_length=7)
+    holder_kana = models.CharField(max_length=60)  # 口座名義 (カナ)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "fees_clinic_account"
+        constraints = [models.UniqueConstraint(fields=["municipality", "clinic_code"], name="fees_account_uniq")]
+
+    def __str__(self) -> str:
+        return f"{self.clinic_code} {self.bank_code}-{self.branch_code}"
+
+
+class ClaimState(models.TextChoices):
+    DRAFT = "draft", "作成済 (未承認)"
+    APPROVED = "approved", "承認済"
+    PAID = "paid", "支払済"
+
+
+class PaymentRun(models.Model):
+    """One payment of a claim month's approved claims (支払処理): the transfer file and its total."""
+
+    municipality = models.CharField(max_length=6)
+    claim_month = models.CharField(max_length=6)
+    pay_on = models.DateField()  # 振込指定日
+    clinics = models.PositiveIntegerField()
+    total_yen = models.PositiveBigIntegerField()
+    file_sha256 = models.CharField(max_length=64)
+    made_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    made_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "fees_payment_run"
+
+    def __str__(self) -> str:
+        return f"支払 {self.claim_month} {self.total_yen}円"
+
+
+class ClinicClaim(models.Model):
+    """A clinic's claim for one claim month (委託料請求), built from the dose records of that 請求月.
+
+    ``seq`` is 1 for the month's claim and 2, 3, … for supplementary claims of doses that arrived after
+    the month's claim was approved. A draft is rebuilt on every run; an approved claim never changes.
+    """
+
+    municipality = models.CharField(max_length=6)
+    claim_no = models.CharField(max_length=12)
+    claim_month = models.CharField(max_length=6)
+    clinic_code = models.CharField(max_length=10)
+    seq = models.PositiveSmallIntegerField(default=1)
+    state = models.CharField(max_length=10, choices=ClaimState.choices, default=ClaimState.DRAFT)
+    included = models.PositiveIntegerField(default=0)
+    excluded = models.PositiveIntegerField(default=0)
+    total_yen = models.PositiveBigIntegerField(default=0)
+    built_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    built_at = models.DateTimeField()
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="+")
+    approved_at = models.DateTimeField(null=True, blank=True)
+    payment_run = models.ForeignKey(PaymentRun, null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="claims")
+
+    class Meta:
+        db_table = "fees_clinic_claim"
+        constraints = [
+            models.UniqueConstraint(fields=["municipality", "claim_no"], name="fees_claim_no_uniq"),
+            models.UniqueConstraint(fields=["municipality", "claim_month", "clinic_code", "seq"],
+                                    name="fees_claim_month_uniq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"請求 {self.claim_no} ({self.state})"
+
+
+class ClaimLine(models.Model):
+    """One dose of a claim: paid (``included``, with its amount) or excluded with its ``reason``.
+
+    A dose is included in at most one claim (partial unique index): nothing is paid twice.
+    """
+
+    claim = models.ForeignKey(ClinicClaim, on_delete=models.CASCADE, related_name="lines")
+    dose_id = models.BigIntegerField()
+    atena_no = models.CharField(max_length=15)
+    vaccine = models.CharField(max_length=16)
+    dose_date = models.DateField()
+    dose_number = models.SmallIntegerField(null=True, blank=True)
+    screening_only = models.BooleanField(default=False)
+    included = models.BooleanField()
+    reason = models.CharField(max_length=24, blank=True)
+    amount_yen = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        db_table = "fees_claim_line"
+        constraints = [models.UniqueConstraint(fields=["dose_id"], condition=models.Q(included=True),
+                                               name="fees_claim_line_paid_once")]
+        indexes = [models.Index(fields=["claim", "included"], name="fees_claim_line_claim"),
+                   models.Index(fields=["atena_no", "vaccine"], name="fees_claim_line_person")]
+
+    def __str__(self) -> str:
+        return f"dose {self.dose_id} ({'included' if self.included else self.reason})"
