@@ -21,12 +21,25 @@ class OriginalDose:
 
 
 def original_doses(ctx: AccessContext, atena_nos: list[str] | None) -> list[OriginalDose]:
-    """Active doses actually given (not 予診のみ, with a dose number) of every person, or of ``atena_nos``."""
-    try:
-        from yobo.immunizations import selectors as imm
-    except ImportError:
-        raise InputRejected("接種記録がまだ利用できません。 / Dose records are not available yet.") from None
-    reader = getattr(imm, "doses_for_exchange", None)
-    if reader is None:
-        raise InputRejected("接種記録がまだ利用できません。 / Dose records are not available yet.")
-    return [OriginalDose(str(a), str(v), int(n), d) for a, v, n, d in reader(ctx, atena_nos)]
+    """Active doses actually given (not 予診のみ) of every person, or of ``atena_nos``.
+
+    A record without a dose number (接種回数 not reported) takes its place in date order among
+    the person's doses of that vaccine, which is how the ledger counts them too."""
+    from yobo.immunizations import selectors as imm
+
+    rows: list[tuple[str, str, int | None, date]] = []
+    if atena_nos is None:
+        rows = [(a, v, n, d) for a, _pid, v, n, d, _p in imm.population_rows(ctx)]
+    else:
+        for a, doses in imm.doses_of(ctx, atena_nos).items():
+            rows.extend((a, dv.vaccine, dv.dose_number, dv.date) for dv in doses if not dv.screening_only)
+    rows.sort(key=lambda r: (r[0], r[1], r[3]))
+    out: list[OriginalDose] = []
+    seen: dict[tuple[str, str], int] = {}
+    for a, v, n, d in rows:
+        k = (a, v)
+        seen[k] = seen.get(k, 0) + 1
+        out.append(OriginalDose(a, v, int(n) if n else seen[k], d))
+    if any(not isinstance(r.given_on, date) for r in out):
+        raise InputRejected("接種日が日付ではありません。 / A dose date is not a date.")
+    return out
