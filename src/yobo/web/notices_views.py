@@ -47,11 +47,13 @@ def _next_april() -> date:
     return date(t.year + 1 if t.month >= 4 else t.year, 4, 1)
 
 
-class DateField(forms.CharField):
+class DateField(forms.Field):
     """A date in Western or 和暦 form (2027-04-01, 令和9年4月1日, R9.4.1)."""
 
-    def to_python(self, value: Any) -> date | None:  # type: ignore[override]
-        raw = (super().to_python(value) or "").strip()
+    widget = forms.TextInput(attrs={"maxlength": "20"})
+
+    def to_python(self, value: Any) -> date | None:
+        raw = str(value or "").strip()
         if not raw:
             return None
         try:
@@ -62,13 +64,13 @@ class DateField(forms.CharField):
 
 class ExtractForm(forms.Form):
     vaccine = forms.ChoiceField(label="ワクチン", choices=_vaccines)
-    as_of = DateField(label="基準日（西暦・和暦）", max_length=20)
+    as_of = DateField(label="基準日（西暦・和暦）")
     cohort = forms.CharField(label="生年月日の範囲（任意, FROM:UNTIL）", required=False, max_length=30)
 
 
 class RemindForm(forms.Form):
     vaccine = forms.ChoiceField(label="ワクチン", choices=_vaccines)
-    as_of = DateField(label="基準日", max_length=20)
+    as_of = DateField(label="基準日")
     months = forms.IntegerField(label="期限まで（か月以内）", min_value=1, max_value=60, initial=3)
 
 
@@ -100,7 +102,7 @@ def index(request: HttpRequest) -> HttpResponse:
     except AccessDenied:
         pass
     return render(request, "web/notices/index.html", {
-        "form": ex, "remind_form": RemindForm(initial={"vaccine": "MR2", "months": 3,
+        "form": ex, "remind_form": RemindForm(prefix="r", initial={"vaccine": "MR2", "months": 3,
                                                        "as_of": timezone.localdate().isoformat()}),
         "lists": lists, "reminders": reminders, "batches": batches,
     })
@@ -111,7 +113,7 @@ def index(request: HttpRequest) -> HttpResponse:
 def remind(request: HttpRequest) -> HttpResponse:
     try:
         ctx = _ctx(request, Purpose.RECOMMENDATION)
-        f = RemindForm(request.POST)
+        f = RemindForm(request.POST, prefix="r")
         if f.is_valid():
             try:
                 s = extraction.extract_reminders(ctx, f.cleaned_data["vaccine"], f.cleaned_data["as_of"],
