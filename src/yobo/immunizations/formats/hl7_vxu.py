@@ -547,17 +547,19 @@ def write_vxu(
     stamp = (now or datetime(2000, 1, 1)).strftime("%Y%m%d%H%M%S")
     d = dose
     birth = d.extra.get("birth_date", "").replace("-", "")
+    n = d.dose_number
+    rxa5 = f"{escape(d.vaccine)}^{escape(d.vaccine)}^{LOCAL_SYSTEM}"
     if use_cvx:
         cvx = SCHEDULE_TO_CVX[d.vaccine]
-        rxa5 = f"{cvx}^{escape(d.vaccine)}^CVX"
-        n = d.dose_number
-        if n is not None and d.vaccine in ("MR2",):
-            n += 1
-        elif n is not None and d.vaccine == "JE2":
-            n += 3
-    else:
-        rxa5 = f"{escape(d.vaccine)}^{escape(d.vaccine)}^{LOCAL_SYSTEM}"
-        n = d.dose_number
+        series = CVX_TO_SCHEDULE[cvx]
+        if not isinstance(series, tuple):
+            rxa5 = f"{cvx}^{escape(d.vaccine)}^CVX"
+        elif n is not None:  # the 期 is carried by the dose number in series; else keep the exact local code
+            first, k, after = series
+            if d.vaccine == first and n <= k:
+                rxa5 = f"{cvx}^{escape(d.vaccine)}^CVX"
+            elif d.vaccine == after:
+                rxa5, n = f"{cvx}^{escape(d.vaccine)}^CVX", n + k
     status = "RE" if d.screening_only else "CP"
     mvx = d.extra.get("mvx", "")
     rxa = [
