@@ -21,6 +21,8 @@ usage: yobo COMMAND [ARGS...]   (every command takes --help)
   mynumber          個人番号: rotate-keys, reindex
   staff             職員アカウント・端末の管理 / staff accounts and terminals
   schedule          定期接種スケジュール: due, rules
+  doses             接種記録の取込: import --format clinic|vrs|hl7 / import dose records
+  vrs               VRS照合・VRS登録用ファイル: match, runs, lines, export
   certificates      接種証明書: issue, verify, jwks, revoke, keys rotate
   apiclient         外部システム (API) の登録 / API clients of the city's systems
   targets           対象者抽出・勧奨リスト: extract, remind, lists, diff, follow-up
