@@ -20,6 +20,7 @@ PURPOSE_PAGES: dict[Purpose, str] = {
     Purpose.TARGET_EXTRACTION: "/notices/",
     Purpose.VOUCHER_ISSUANCE: "/notices/",
     Purpose.RECOMMENDATION: "/notices/#remind-form",
+    Purpose.VRS_MATCHING: "/doses/vrs/",
 }
 
 
