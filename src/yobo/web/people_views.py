@@ -216,7 +216,21 @@ def protection_decide(request: HttpRequest, request_id: str, decision: str) -> H
         return _denied(request, exc)
     except InputRejected as exc:
         messages.error(request, str(exc))
+    if request.POST.get("back") == "pending":
+        return HttpResponseRedirect("/people/protection/")
     return HttpResponseRedirect(f"/people/{atena}/" if atena.isdigit() else "/people/")
+
+
+@login_required
+@require_GET
+def protection_pending(request: HttpRequest) -> HttpResponse:
+    """確認待ちの支援措置申請 (city-wide, for the staff who confirm them; purpose P04)."""
+    try:
+        ctx = _p04(request)
+        reqs = protection.pending_requests(ctx)
+    except AccessDenied as exc:
+        return _denied(request, exc)
+    return render(request, "people/protection_pending.html", {"reqs": reqs, "me": ctx.username})
 
 
 # --- 住登外者 (purpose P03) -----------------------------------------------------------------------
