@@ -28,6 +28,7 @@ from yobo.core.purposes import DUTY_PURPOSES, Duty, Operation, Purpose, Result, 
 
 from .context import _build
 from .models import ApiClient, Department, DutyRole, Staff, Terminal
+from .services import require_admin
 
 RESOURCE = "access.api_client"
 TOKEN_PREFIX = "yobo_"  # noqa: S105  (a prefix that makes a leaked credential recognisable, not a secret)
@@ -66,6 +67,7 @@ def _new_token() -> tuple[str, str, str]:
 def register(ctx: AccessContext, name: str, *, duties: list[str], purposes: list[str],
              expires_on: date | None = None, department: str = "") -> tuple[ClientInfo, str]:
     """Register a system client; returns its info and the credential (shown this once, never stored)."""
+    require_admin(ctx, RESOURCE)  # refuse (logged) before saying anything about the input
     name = (name or "").strip().lower()
     if not NAME_RE.match(name):
         raise InputRejected("システム名は英小文字・数字・ハイフン (2〜41文字) です。"
