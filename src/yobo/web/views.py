@@ -17,6 +17,7 @@ PURPOSE_PAGES: dict[Purpose, str] = {
     Purpose.PERSON_INQUIRY: "/people/?purpose=P02",
     Purpose.NONRESIDENT_REGISTRATION: "/people/nonresidents/",
     Purpose.PROTECTION_MEASURE: "/people/?purpose=P04",
+    Purpose.CERTIFICATE_ISSUANCE: "/certificates/",
     Purpose.EXPORT: "/exports/",
     Purpose.DISCLOSURE_REQUEST: "/governance/requests/",
     Purpose.RETENTION: "/governance/retention/",
