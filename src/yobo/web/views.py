@@ -25,6 +25,9 @@ PURPOSE_PAGES: dict[Purpose, str] = {
     Purpose.VOUCHER_ISSUANCE: "/notices/",
     Purpose.RECOMMENDATION: "/notices/#remind-form",
     Purpose.VRS_MATCHING: "/doses/vrs/",
+    Purpose.FEE_EXEMPTION: "/fees/",
+    Purpose.CLINIC_PAYMENT: "/fees/claims/",
+    Purpose.RELIEF: "/relief/",
 }
 
 
