@@ -368,3 +368,48 @@ def statement_pdf(ctx: AccessContext, claim_id: int, out: str | Path) -> Path:
         p = Path(out)
         path = p / f"statement-{c.claim_no}.pdf" if p.is_dir() else p
         return statement.draw(path, c.claim_month, None, [data])
+
+
+# --- reads (purpose F02) ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClaimView:
+    id: int
+    claim_no: str
+    claim_month: str
+    clinic_code: str
+    clinic_name: str
+    seq: int
+    state: str
+    state_label: str
+    included: int
+    excluded: int
+    total_yen: int
+    built_by: str
+    approved_by: str
+    excluded_lines: list[dict[str, Any]]
+
+
+def claims(ctx: AccessContext, claim_month: str) -> list[ClaimView]:
+    """The month's claims with their excluded doses and reasons (除外一覧)."""
+    month = check_month(claim_month)
+    with door(ctx, Operation.READ, resource=RESOURCE_CLAIM, detail=f"clinic claims {month}") as rec:
+        rows = list(ClinicClaim.objects.filter(municipality=_m(), claim_month=month)
+                    .select_related("built_by", "approved_by").order_by("clinic_code", "seq"))
+        out = []
+        persons: set[str] = set()
+        for c in rows:
+            lines: list[dict[str, Any]] = [dict(x) for x in ClaimLine.objects.filter(claim=c, included=False)
+                                           .order_by("dose_date", "pk").values(
+                "dose_id", "atena_no", "vaccine", "dose_number", "dose_date", "reason")]
+            for ln in lines:
+                ln["reason_label"] = REASONS.get(ln["reason"], ln["reason"])
+                persons.add(ln["atena_no"])
+            clinic = doses.clinic(c.clinic_code)
+            out.append(ClaimView(c.pk, c.claim_no, c.claim_month, c.clinic_code,
+                                 clinic.name if clinic else _NoClinic.name, c.seq, c.state, ClaimState(c.state).label,
+                                 c.included, c.excluded, c.total_yen, c.built_by.username,
+                                 c.approved_by.username if c.approved_by else "", [dict(x) for x in lines]))
+        rec.targets = sorted(persons) or [""]
+    return out

@@ -41,6 +41,9 @@ from .models import (
     Payment,
 )
 
+__all__ = ["AMOUNT_UNITS", "MOVES", "Applicant", "BenefitType", "ClaimState", "Vaccination", "attach", "decide_year",
+           "move", "receive", "record_payment", "set_amount"]
+
 RESOURCE = "relief.claim"
 RESOURCE_DOC = "relief.document"
 RESOURCE_SETTING = "relief.amount"

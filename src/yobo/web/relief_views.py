@@ -20,7 +20,7 @@ from yobo.core.errors import AccessDenied, InputRejected
 from yobo.core.purposes import Purpose
 from yobo.core.wareki import DateFormatError, parse_date
 from yobo.relief import selectors, services
-from yobo.relief.models import BenefitType, ClaimState
+from yobo.relief.services import BenefitType, ClaimState
 
 VACCINES = ("HIB", "PCV", "HEPB", "ROTA", "DPT-IPV-HIB", "DPT-IPV", "BCG", "MR1", "MR2", "VAR", "JE1", "JE2", "DT",
             "HPV", "FLU-B", "PPSV-B", "COVID-B", "HZ-B")
