@@ -163,7 +163,7 @@ def person_history(ctx: AccessContext, atena_no: str, *, as_of: date | None = No
                 continue
             for v in judged:
                 if v.vaccine == chk.vaccine and v.date == chk.date and v.id not in verdict:
-                    verdict[v.id] = (chk.valid, chk.dose, chk.reason, chk.message)
+                    verdict[v.id] = (chk.valid, chk.dose, _REASON_CODES.get(chk.reason, chk.reason), chk.message)
                     break
     out = []
     for v in reversed(views):
@@ -173,6 +173,17 @@ def person_history(ctx: AccessContext, atena_no: str, *, as_of: date | None = No
         else:
             out.append(CountedDose(v, None, None, "", ""))
     return PersonHistory(a, on, out, series)
+
+
+def _reason_codes() -> dict[str, str]:
+    from yobo.schedule.engine import EXTRA, REASONS, TOO_OLD, TOO_SOON, TOO_YOUNG, VALID
+
+    names = {VALID: "valid", TOO_YOUNG: "too_young", TOO_SOON: "too_soon", TOO_OLD: "too_old", EXTRA: "extra_dose"}
+    # schedule.api words a reason by its English text; the codes here are validation's (README.md).
+    return {("valid" if k == VALID else en.split(";")[0].replace(" ", "_")): names[k] for k, (_, en) in REASONS.items()}
+
+
+_REASON_CODES = _reason_codes()
 
 
 def _sched_product(v: DoseView, pmap: dict[str, str]) -> str | None:
