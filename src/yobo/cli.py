@@ -10,6 +10,8 @@ import os
 import sys
 
 PURE_COMMANDS = {"schedule": "yobo.schedule.cli", "synth": "yobo.people.synth", "hub": "yobo.exchange.hub.cli"}
+# `yobo synth doses` lives with the dose records (people may not import a higher layer).
+PURE_SUBCOMMANDS = {("synth", "doses"): "yobo.immunizations.synth"}
 
 HELP = """yobo — 予防接種台帳 (immunization registry)
 
@@ -21,6 +23,7 @@ usage: yobo COMMAND [ARGS...]   (every command takes --help)
   mynumber          個人番号: rotate-keys, reindex
   staff             職員アカウント・端末の管理 / staff accounts and terminals
   schedule          定期接種スケジュール: due, rules
+  synth             合成データ: residents, doses / synthetic residents and dose histories
   doses             接種記録の取込: import --format clinic|vrs|hl7 / import dose records
   vrs               VRS照合・VRS登録用ファイル: match, runs, lines, export
   certificates      接種証明書: issue, verify, jwks, revoke, keys rotate
@@ -46,6 +49,11 @@ def main(argv: list[str] | None = None) -> int:
         print(HELP)
         return 0
     cmd = args[0]
+    sub = PURE_SUBCOMMANDS.get((cmd, args[1] if len(args) > 1 else ""))
+    if sub is not None:
+        import importlib
+
+        return int(importlib.import_module(sub).main(args[2:]) or 0)
     if cmd in PURE_COMMANDS:
         import importlib
 
