@@ -16,7 +16,6 @@ from yobo.core.context import AccessContext
 from yobo.core.errors import AccessDenied, InputRejected
 from yobo.core.purposes import PURPOSE_LABELS, Purpose, parse_purpose
 from yobo.exports import registry, selectors, services
-from yobo.exports.models import Medium
 
 
 def _ctx(request: HttpRequest) -> AccessContext:
@@ -75,7 +74,7 @@ def new(request: HttpRequest) -> HttpResponse:
             messages.success(request, f"外部出力申請 {rid} を受け付けました。決裁者の承認を待っています。")
             return HttpResponseRedirect(f"/exports/#request-{rid}")
     return render(request, "web/exports/new.html", {
-        "kinds": kinds, "kind": kind, "purposes": purposes, "media": Medium.choices, "error": error,
+        "kinds": kinds, "kind": kind, "purposes": purposes, "media": services.Medium.choices, "error": error,
         "post": request.POST if request.method == "POST" else None,
         "checked": set(request.POST.getlist("items")) if request.method == "POST" else set(kind.items if kind else []),
     })
