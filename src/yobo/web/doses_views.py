@@ -6,6 +6,7 @@ the history its own READ of the dose records, both logged with the 宛名番号.
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -46,12 +47,13 @@ def history(request: HttpRequest, atena_no: str) -> HttpResponse:
             "—" if c.valid is None else REASON_LABELS.get(c.reason, c.reason)),
         "ok": c.valid, "warnings": [p.get("message", "") for p in c.dose.problems],
     } for c in h.doses]
-    series = [{
+    series: list[dict[str, Any]] = [{
         "s": s, "label": STATUS_LABELS.get(s.status, s.status), "cls": STATUS_CLASS.get(s.status, ""),
         "until": s.eligible_until if s.eligible_until != date.min else None,
         "earliest": s.earliest if s.status == "due" and s.earliest not in (date.min, date.max) else None,
     } for s in h.series]
     return render(request, "web/doses/history.html", {
-        "h": h, "rows": rows, "series": series, "due": [x for x in series if x["s"].status == "due"],
+        "h": h, "rows": rows, "series": series, "due": [x for x, s in zip(series, h.series, strict=True)
+                                                        if s.status == "due"],
         "show_all": request.GET.get("all") == "1",
     })
