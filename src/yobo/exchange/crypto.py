@@ -18,6 +18,7 @@ directory. See docs/decisions/080-exchange-messages.md.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -116,9 +117,15 @@ def load_keys(key_dir: Path, party: str) -> PartyKeys:
 def public_key(entry: dict[str, Any], use: str) -> jwk.JWK:
     """A public JWK from a member entry (``use`` is ``"sig"`` or ``"enc"``)."""
     try:
-        return jwk.JWK(**entry[use])
+        return _jwk(json.dumps(entry[use], sort_keys=True))
     except (KeyError, TypeError, ValueError, JWException):
         raise MessageRejected("unknown_party") from None
+
+
+@functools.lru_cache(maxsize=4096)
+def _jwk(text: str) -> jwk.JWK:
+    # Parsing a key costs more than a signature check; keys are immutable values, so cache them.
+    return jwk.JWK.from_json(text)
 
 
 def thumbprint(entry: dict[str, Any]) -> str:

@@ -120,10 +120,10 @@ class Hub:
     def member(self, code: str) -> dict[str, Any] | None:
         if code == HUB_CODE:
             return self.keys.public()
-        with self.store.tx() as cur:
-            row = cur.execute("SELECT code, name, sig_jwk, enc_jwk FROM hub_member WHERE code = ?", (code,)).fetchone()
-        if row is None:
+        rows = self.store.read("SELECT code, name, sig_jwk, enc_jwk FROM hub_member WHERE code = ?", (code,))
+        if not rows:
             return None
+        row = rows[0]
         return {"code": row[0], "name": row[1], "sig": json.loads(row[2]), "enc": json.loads(row[3])}
 
     def directory(self) -> str:

@@ -65,6 +65,9 @@ class Store:
         path = self.url.removeprefix("sqlite:///") if self.url.startswith("sqlite:///") else self.url
         conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
+        # WAL with NORMAL: a commit survives a crash of the hub process; a power loss may lose the
+        # last commits (the cities retry what the hub did not acknowledge). See decision 080.
+        conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA busy_timeout=30000")
         return conn
 
@@ -85,6 +88,14 @@ class Store:
         with self.tx() as cur:
             for ddl in _TABLES:
                 cur.execute(ddl.replace("{serial}", serial))
+
+    def read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """A read outside any write transaction (no write lock taken)."""
+        c = self.conn()
+        if self.pg:
+            with c.transaction(), c.cursor() as cur:
+                return Cursor(cur, True).execute(sql, params).fetchall()
+        return Cursor(c.cursor(), False).execute(sql, params).fetchall()
 
     @contextmanager
     def tx(self) -> Iterator[Cursor]:
