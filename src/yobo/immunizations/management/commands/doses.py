@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from django.conf import settings
-from django.core.management.base import CommandError, CommandParser
+from django.core.management.base import CommandParser
 
 from yobo.access.cli import OperatorCommand
 from yobo.core.context import AccessContext
@@ -216,7 +216,7 @@ class Command(OperatorCommand):
         if refused:
             self.stderr.write("取り込めないメッセージがあるため何も登録していません。 / the file was refused; nothing "
                              "was applied.\n")
-            raise CommandError("取込を中止しました / import refused", returncode=2)
+            raise InputRejected("取込を中止しました / import refused")
         self.stderr.write(f"取込完了: 新規 {summary['inserted']} / 登録済み {summary['unchanged']} / 不受理メッセージ "
                          f"{len(bad_msgs)} / imported: inserted {summary['inserted']}, unchanged "
                          f"{summary['unchanged']}, refused messages {len(bad_msgs)}\n")
@@ -243,7 +243,7 @@ class Command(OperatorCommand):
             self.stdout.write(json.dumps(summary, ensure_ascii=False, default=str))
         self.stderr.write(f"取り込めない行があるため何も登録していません（問題 {errors} 件）。"
                          f" / the file was refused ({errors} problems); nothing was applied.\n")
-        raise CommandError("取込を中止しました / import refused", returncode=2)
+        raise InputRejected("取込を中止しました / import refused")
 
 
 def _rows_of(inputs: Sequence[DoseInput], positions: Sequence[int]) -> set[int]:

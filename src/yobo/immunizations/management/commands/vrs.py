@@ -17,10 +17,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import CommandError, CommandParser
+from django.core.management.base import CommandParser
 
 from yobo.access.cli import OperatorCommand
-from yobo.core.errors import AccessDenied
+from yobo.core.errors import AccessDenied, InputRejected
 from yobo.core.purposes import Purpose
 from yobo.immunizations import matching, vrs_export
 from yobo.immunizations.formats import vrs_csv
@@ -91,7 +91,7 @@ class Command(OperatorCommand):
             for p in exc.problems:
                 self.stderr.write(str(p))
             self.stderr.write(str(exc))
-            raise CommandError("照合を中止しました / match refused", returncode=2) from None
+            raise InputRejected("照合を中止しました / match refused") from None
         data: dict[str, Any] = {**run.counts, "run_id": run.id, "vrs_doses": run.vrs_doses}
         text = (f"照合結果 {run.id}: 一致 {run.counts['matched']} / 台帳になし {run.counts['missing_in_ledger']}"
                 f" / VRSになし {run.counts['missing_in_vrs']} / 不一致 {run.counts['conflicts']}"
