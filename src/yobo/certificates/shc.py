@@ -251,6 +251,9 @@ def build_cards(subject: CardSubject, key: jwk.JWK, *, iss: str, nbf: datetime |
     nbf = nbf or datetime.now(UTC)
     kid = kid_of(key)
     doses = sorted(subject.doses, key=lambda d: (d.date, d.vaccine))
+    whole = payload(CardSubject(subject.names, subject.birth_date, tuple(doses)), iss=iss, nbf=nbf, rid=rid, exp=exp)
+    if jws_length(whole, kid) <= max_jws:  # the usual case: one card, sized once
+        return [Card(sign(whole, key), tuple(doses))]
     groups: list[list[CardDose]] = [[]]
     for d in doses:
         trial = [*groups[-1], d]
