@@ -28,6 +28,8 @@ PURPOSE_PAGES: dict[Purpose, str] = {
     Purpose.FEE_EXEMPTION: "/fees/",
     Purpose.CLINIC_PAYMENT: "/fees/claims/",
     Purpose.RELIEF: "/relief/",
+    Purpose.EXCHANGE_QUERY: "/exchange/",
+    Purpose.EXCHANGE_PROVISION: "/exchange/held/",
 }
 
 
