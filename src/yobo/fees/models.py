@@ -314,7 +314,8 @@ class ClaimLine(models.Model):
         constraints = [models.UniqueConstraint(fields=["dose_id"], condition=models.Q(included=True),
                                                name="fees_claim_line_paid_once")]
         indexes = [models.Index(fields=["claim", "included"], name="fees_claim_line_claim"),
-                   models.Index(fields=["atena_no", "vaccine"], name="fees_claim_line_person")]
+                   models.Index(fields=["atena_no", "vaccine"], name="fees_claim_line_person"),
+                   models.Index(fields=["dose_id"], name="fees_claim_line_dose")]
 
     def __str__(self) -> str:
         return f"dose {self.dose_id} ({'included' if self.included else self.reason})"

@@ -32,7 +32,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, Q
+from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from yobo.audit.door import door
@@ -217,15 +217,17 @@ def build_claims(ctx: AccessContext, claim_month: str) -> BuildSummary:
             if not _pg():
                 cur.execute(f"DROP TABLE IF EXISTS {STAGE}")
         drafts = ClinicClaim.objects.filter(municipality=m, claim_month=month, state=ClaimState.DRAFT)
-        for c in drafts.annotate(n_in=Count("lines", filter=Q(lines__included=True)),
-                                 n_out=Count("lines", filter=Q(lines__included=False))):
-            if c.n_in + c.n_out == 0:
-                c.delete()  # its doses were corrected away since the last run
-                continue
-            total = sum(int(a or 0) for a in ClaimLine.objects.filter(claim=c, included=True)
-                        .values_list("amount_yen", flat=True))
-            ClinicClaim.objects.filter(pk=c.pk).update(included=c.n_in, excluded=c.n_out, total_yen=total,
-                                                       built_by_id=ctx.staff_id, built_at=now)
+        totals = {cid: (n_in, n_out, int(total or 0)) for cid, n_in, n_out, total in
+                  drafts.annotate(n_in=Count("lines", filter=Q(lines__included=True)),
+                                  n_out=Count("lines", filter=Q(lines__included=False)),
+                                  total=Sum("lines__amount_yen", filter=Q(lines__included=True)))
+                  .values_list("pk", "n_in", "n_out", "total")}
+        empty = [cid for cid, (n_in, n_out, _) in totals.items() if n_in + n_out == 0]
+        ClinicClaim.objects.filter(pk__in=empty).delete()  # their doses were corrected away since the last run
+        for cid, (n_in, n_out, total) in totals.items():
+            if cid not in empty:
+                ClinicClaim.objects.filter(pk=cid).update(included=n_in, excluded=n_out, total_yen=total,
+                                                          built_by_id=ctx.staff_id, built_at=now)
         for open_claim in ClinicClaim.objects.filter(municipality=m, claim_month=month).exclude(
                 state=ClaimState.PAID):
             s.claims += 1
