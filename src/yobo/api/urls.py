@@ -5,7 +5,7 @@ Every route is described in ``openapi.OPERATIONS`` by its name (the API tests ch
 
 from django.urls import re_path
 
-from . import public, schedule_views, views
+from . import immunization, public, schedule_views, views
 
 rest_urlpatterns = [
     re_path(r"^openapi\.json$", public.openapi, name="api-openapi"),
@@ -19,6 +19,8 @@ fhir_urlpatterns = [
     re_path(r"^Patient/(?P<atena_no>[0-9]{1,15})$", views.patient_read, name="fhir-patient"),
     re_path(r"^ImmunizationRecommendation$", schedule_views.recommendation_search,
             name="fhir-immunization-recommendation-search"),
+    re_path(r"^Immunization/(?P<id>[0-9]{1,18})$", immunization.immunization_read, name="fhir-immunization"),
+    re_path(r"^Immunization$", immunization.immunization_search, name="fhir-immunization-search"),
 ]
 wellknown_urlpatterns = [
     re_path(r"^jwks\.json$", public.jwks, name="shc-jwks"),
