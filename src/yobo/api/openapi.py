@@ -69,6 +69,19 @@ OPERATIONS: dict[str, dict[str, Any]] = {
         ],
         "responses": _responses(_ref("Bundle"), FHIR, "searchset with at most one recommendation"),
     },
+    "fhir-immunization": {
+        "summary": "FHIR R4 Immunization: one dose record (接種記録) by id",
+        "responses": _responses({"type": "object", "required": ["resourceType"],
+                                 "properties": {"resourceType": {"type": "string", "enum": ["Immunization"]}}},
+                                FHIR, "Immunization"),
+    },
+    "fhir-immunization-search": {
+        "summary": "FHIR R4 Immunization search by patient: the person's active dose records (searchset Bundle)",
+        "parameters": [_query("patient", "宛名番号 (or Patient/<宛名番号>)", {"type": "string",
+                                                                          "pattern": "^(Patient/)?[0-9]{1,15}$"},
+                              True)],
+        "responses": _responses(_ref("Bundle"), FHIR, "searchset of Immunization"),
+    },
 }
 
 SCHEMAS: dict[str, Any] = {
