@@ -16,9 +16,6 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from reportlab.graphics import renderPDF
-from reportlab.graphics.barcode.qr import QrCodeWidget
-from reportlab.graphics.shapes import Drawing
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
@@ -113,13 +110,37 @@ def new_canvas(
 
 
 def draw_qr(c: Canvas, text: str, x: float, y: float, size: float, *, level: str = "M") -> None:
-    """Draw a QR code of ``text`` with its lower-left corner at (x, y), ``size`` points square."""
-    widget = QrCodeWidget(text, barLevel=level)
-    x0, y0, x1, y1 = widget.getBounds()
-    w, h = x1 - x0, y1 - y0
-    d = Drawing(size, size, transform=[size / w, 0, 0, size / h, 0, 0])
-    d.add(widget)
-    renderPDF.draw(d, c, x, y)
+    """Draw a QR code of ``text`` with its lower-left corner at (x, y), ``size`` points square.
+
+    Drawn as filled squares from the ``qrcode`` matrix rather than through ReportLab's QR widget:
+    the widget's drawing adds a Helvetica font reference to the page, which would leave a font
+    unembedded in the PDF. The numeric mode of ``shc:/`` texts is chosen by ``qrcode`` itself.
+    """
+    import qrcode
+    from qrcode.constants import ERROR_CORRECT_H, ERROR_CORRECT_L, ERROR_CORRECT_M, ERROR_CORRECT_Q
+
+    ec = {"L": ERROR_CORRECT_L, "M": ERROR_CORRECT_M, "Q": ERROR_CORRECT_Q, "H": ERROR_CORRECT_H}[level]
+    qr = qrcode.QRCode(error_correction=ec, border=4)
+    qr.add_data(text)
+    qr.make(fit=True)
+    matrix = qr.get_matrix()  # includes the quiet zone (border)
+    n = len(matrix)
+    cell = size / n
+    c.saveState()
+    c.setFillColorRGB(0, 0, 0)
+    c.setStrokeColorRGB(0, 0, 0)
+    for r, row in enumerate(matrix):
+        top = y + size - (r + 1) * cell
+        col = 0
+        while col < n:  # one rectangle per horizontal run: a smaller page stream than one per module
+            if row[col]:
+                start = col
+                while col < n and row[col]:
+                    col += 1
+                c.rect(x + start * cell, top, (col - start) * cell, cell, stroke=0, fill=1)
+            else:
+                col += 1
+    c.restoreState()
 
 
 def text_width(text: str, font: str, size: float) -> float:

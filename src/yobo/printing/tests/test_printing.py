@@ -49,13 +49,22 @@ def test_pdffonts_reports_emb_yes(tmp_path):
         assert " yes " in line  # emb column
 
 
-def test_qr_drawn_into_the_page(tmp_path):
+@pytest.mark.skipif(shutil.which("pdftoppm") is None or shutil.which("pdffonts") is None, reason="poppler-utils")
+def test_qr_decodes_back_and_adds_no_unembedded_font(tmp_path):
+    zxingcpp = pytest.importorskip("zxingcpp")
+    from PIL import Image
+
+    text = "shc:/" + "".join(str((i * 7 + i // 3) % 10) for i in range(260))
     out = tmp_path / "q.pdf"
     c = new_canvas(out, title="q")
-    draw_qr(c, "114100300000000017", 72, 600, 80)
+    draw_qr(c, text, 72, 400, 300, level="L")
     c.showPage()
     c.save()
-    assert out.stat().st_size > 500
+    fonts_out = subprocess.run(["pdffonts", str(out)], capture_output=True, text=True, check=True).stdout
+    assert "Helvetica" not in fonts_out
+    subprocess.run(["pdftoppm", "-r", "150", "-png", "-singlefile", str(out), str(tmp_path / "q")], check=True)
+    found = zxingcpp.read_barcodes(Image.open(tmp_path / "q.png"))
+    assert [b.text for b in found] == [text]
 
 
 def test_fit_text_shrinks_long_lines():
