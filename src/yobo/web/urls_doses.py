@@ -2,7 +2,7 @@
 
 from django.urls import URLPattern, URLResolver, path, re_path
 
-from . import doses_views, vrs_views
+from . import doses_views, entry_views, vrs_views
 
 urlpatterns: list[URLPattern | URLResolver] = [
     # The person page's vaccination history (doses_views, htmx fragment).
@@ -11,4 +11,12 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("vrs/", vrs_views.runs, name="vrs_runs"),
     path("vrs/<int:run_id>/", vrs_views.run, name="vrs_run"),
     path("vrs/line/<int:line_id>/", vrs_views.line, name="vrs_line"),
+    # Keyed entry of 予診票 (entry_views): batches (束), the entry screen and its htmx parts, corrections.
+    path("entry/", entry_views.batches, name="entry_batches"),
+    path("entry/<int:batch_id>/", entry_views.batch, name="entry_batch"),
+    path("entry/<int:batch_id>/check/", entry_views.check, name="entry_check"),
+    path("entry/<int:batch_id>/save/", entry_views.save, name="entry_save"),
+    path("entry/<int:batch_id>/reject/", entry_views.set_aside, name="entry_set_aside"),
+    path("entry/<int:batch_id>/close/", entry_views.close, name="entry_close"),
+    path("entry/dose/<int:dose_id>/", entry_views.correct, name="entry_correct"),
 ]
