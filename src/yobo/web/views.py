@@ -24,6 +24,7 @@ PURPOSE_PAGES: dict[Purpose, str] = {
     Purpose.TARGET_EXTRACTION: "/notices/",
     Purpose.VOUCHER_ISSUANCE: "/notices/",
     Purpose.RECOMMENDATION: "/notices/#remind-form",
+    Purpose.DOSE_ENTRY: "/doses/entry/",
     Purpose.VRS_MATCHING: "/doses/vrs/",
     Purpose.FEE_EXEMPTION: "/fees/",
     Purpose.CLINIC_PAYMENT: "/fees/claims/",
