@@ -172,7 +172,9 @@ def run(size: int | None = None) -> dict[str, object]:
         "print_batch": {"vouchers": r.count, "pages": r.pages, "seconds": round(batch_s, 1),
                         "vouchers_per_second": round(r.count / batch_s, 1),
                         "pdf_mb": round(Path(r.pdf).stat().st_size / 1e6, 1),
+                        "volumes": len(r.pdfs),
                         "peak_rss_growth_mb": round((rss1 - rss0) / 1024, 1),
+                        "worker_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
                         "raw_seconds": round(raw_pdf_s, 1), "ratio": round(batch_s / raw_pdf_s, 2),
                         "target_seconds": 120},
     }

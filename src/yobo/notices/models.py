@@ -103,6 +103,7 @@ class PrintBatch(models.Model):
     pages = models.IntegerField(default=0)
     pdf_path = models.CharField(max_length=500, blank=True)
     pdf_sha256 = models.CharField(max_length=64, blank=True)
+    volumes = models.JSONField(default=list)  # [{"path", "sha256"}] when a large batch is split (分冊)
     numbers_path = models.CharField(max_length=500, blank=True)
     layout = models.CharField(max_length=500, blank=True)  # the layout file used
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")

@@ -233,3 +233,19 @@ class Renderer:
     def close(self) -> int:
         self.c.save()
         return self.pages
+
+
+def render_volume(path: str, layout: dict[str, Any], title: str, cover: dict[str, str],
+                  pages: list[dict[str, str]], letters: bool = False) -> int:
+    """Draw one volume (分冊) of a batch: its cover, then a voucher and a form (or a letter) per
+    person. A module-level function so a process pool can run volumes side by side; ReportLab keeps
+    a document's pages in memory until it is saved, so volumes are also what keeps memory flat."""
+    r = Renderer(Path(path), layout, title=title)
+    r.cover(cover)
+    for v in pages:
+        if letters:
+            r.letter(v)
+        else:
+            r.voucher(v)
+            r.form(v)
+    return r.close()

@@ -152,11 +152,13 @@ class BatchView:
     reason: str
     created_by: str
     created_at: datetime
+    volumes: tuple[str, ...] = ()  # every PDF of the batch (分冊); pdf_path is the first
 
 
 def _bview(b: PrintBatch) -> BatchView:
+    vols = tuple(str(v.get("path", "")) for v in (b.volumes or [])) or ((b.pdf_path,) if b.pdf_path else ())
     return BatchView(b.pk, b.kind, b.get_kind_display(), b.target_list_id, b.count, b.pages, b.pdf_path,
-                     b.numbers_path, b.reason, b.created_by.username, b.created_at)
+                     b.numbers_path, b.reason, b.created_by.username, b.created_at, vols)
 
 
 def batches(ctx: AccessContext, *, list_id: int | None = None, limit: int = 50) -> list[BatchView]:

@@ -11,6 +11,7 @@ number is ever half-issued, and none is ever reused.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import os
 from collections.abc import Callable
@@ -63,6 +64,7 @@ class BatchResult:
     pdf: str
     numbers: str
     skipped: dict[str, int]
+    pdfs: list[str] = dataclasses.field(default_factory=list)  # every volume; ``pdf`` is the first
 
 
 def _m() -> str:
@@ -137,44 +139,68 @@ def _order(items: list[_Item]) -> list[_Item]:
     return sorted(items, key=lambda i: (i.person.postal_code or "9999999", i.person.atena_no))
 
 
+def volume_size() -> int:
+    """Persons per PDF volume (分冊): ``YOBO_VOUCHER_VOLUME``, default 2,500 (a print-room bundle)."""
+    try:
+        return max(1, int(os.environ.get("YOBO_VOUCHER_VOLUME", "2500")))
+    except ValueError:
+        return 2500
+
+
 def _draw(items: list[_Item], out_dir: Path, stem: str, cover: dict[str, str], *, letters: bool = False,
-          write_numbers: bool = True) -> tuple[Path, Path | None, int, dict[str, str]]:
-    """Draw the PDF (and numbers.csv) into temporary files next to their final place."""
+          write_numbers: bool = True) -> tuple[list[Path], Path | None, int, dict[str, str]]:
+    """Draw the PDF volumes (and numbers.csv) into temporary files next to their final place.
+
+    One volume per ``volume_size()`` persons, each with its own cover sheet; several volumes are
+    drawn by a pool of two worker processes (the drawing is pure Python, one core each)."""
     layout, where = render.load_layout(settings.VAR_DIR)
     out_dir.mkdir(parents=True, exist_ok=True)
-    pdf_tmp = out_dir / f".{stem}.pdf.part"
     csv_tmp = out_dir / f".{stem}.numbers.part" if write_numbers else None
+    size = volume_size()
+    chunks = [items[k:k + size] for k in range(0, len(items), size)] or [[]]
+    pdfs = [out_dir / f".{stem}-{k + 1:02d}.pdf.part" for k in range(len(chunks))]
     try:
-        r = render.Renderer(pdf_tmp, layout, title=cover.get("title", stem))
-        r.cover({**cover, "pages": "—"})
+        values: list[list[dict[str, str]]] = []
         csv_f = csv_tmp.open("w", encoding="utf-8", newline="") if csv_tmp else None
         try:
             w = csv.writer(csv_f, lineterminator="\r\n") if csv_f else None
             if w:
                 w.writerow(["宛名番号", "券番号", "OCR"])
-            for it in items:
-                line = ocr_line(_ticket(it.vaccine), it.dose, _m(), it.number) if it.number else None
-                v = _values(it.person, vaccine=it.vaccine, dose=it.dose, number=it.number,
-                            ocr=line.text if line else "", ocr_spaced=line.spaced() if line else "",
-                            eligible_from=it.eligible_from, eligible_until=it.eligible_until, layout=layout)
-                if letters:
-                    r.letter(v)
-                else:
-                    r.voucher(v)
-                    r.form(v)
-                if w and line:
-                    it.ocr = line.text
-                    w.writerow([it.person.atena_no, it.number, line.text])
+            for chunk in chunks:
+                vs = []
+                for it in chunk:
+                    line = ocr_line(_ticket(it.vaccine), it.dose, _m(), it.number) if it.number else None
+                    vs.append(_values(it.person, vaccine=it.vaccine, dose=it.dose, number=it.number,
+                                      ocr=line.text if line else "", ocr_spaced=line.spaced() if line else "",
+                                      eligible_from=it.eligible_from, eligible_until=it.eligible_until,
+                                      layout=layout))
+                    if w and line:
+                        it.ocr = line.text
+                        w.writerow([it.person.atena_no, it.number, line.text])
+                values.append(vs)
         finally:
             if csv_f:
                 csv_f.close()
-        pages = r.close()
+        title = cover.get("title", stem)
+        covers = [{**cover, "pages": f"分冊 {k + 1}/{len(chunks)}（{len(vs)} 件）"} for k, vs in enumerate(values)]
+        if len(chunks) == 1:
+            pages = render.render_volume(str(pdfs[0]), layout, title, covers[0], values[0], letters)
+        else:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            # spawn: the workers import only the pure drawing module (no Django, no open connections).
+            with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn")) as pool:
+                futures = [pool.submit(render.render_volume, str(pdfs[k]), layout, title, covers[k], values[k],
+                                       letters) for k in range(len(chunks))]
+                pages = sum(f.result() for f in futures)
     except BaseException:
-        pdf_tmp.unlink(missing_ok=True)
+        for p in pdfs:
+            p.unlink(missing_ok=True)
         if csv_tmp:
             csv_tmp.unlink(missing_ok=True)
         raise
-    return pdf_tmp, csv_tmp, pages, {"layout": where}
+    return pdfs, csv_tmp, pages, {"layout": where}
 
 
 def _sha256(p: Path) -> str:
@@ -195,12 +221,13 @@ def _cover(kind: str, ctx: AccessContext, tl: TargetList | None, count: int, pro
     }
 
 
-def _finish(ctx: AccessContext, kind: str, items: list[_Item], out_dir: Path, pdf_tmp: Path, csv_tmp: Path | None,
+def _finish(ctx: AccessContext, kind: str, items: list[_Item], out_dir: Path, pdf_tmps: list[Path],
+            csv_tmp: Path | None,
             pages: int, meta: dict[str, str], *, tl: TargetList | None, reason: str = "",
             reprint_of: PrintBatch | None = None, make_vouchers: bool = True,
             after: Callable[[PrintBatch], None] | None = None) -> BatchResult:
     """Record the batch and its vouchers and move the files into place, in one door and transaction."""
-    final_pdf: Path | None = None
+    finals: list[Path] = []
     final_csv: Path | None = None
     try:
         with door(ctx, Operation.ISSUE, resource=RESOURCE, detail=f"{kind} list={tl.pk if tl else ''}") as rec:
@@ -218,22 +245,26 @@ def _finish(ctx: AccessContext, kind: str, items: list[_Item], out_dir: Path, pd
                 ], batch_size=2000)
             if after:
                 after(b)
-            final_pdf = out_dir / f"{kind}-{b.pk}.pdf"
-            os.replace(pdf_tmp, final_pdf)
+            for k, tmp in enumerate(pdf_tmps):
+                final = out_dir / (f"{kind}-{b.pk}.pdf" if len(pdf_tmps) == 1 else f"{kind}-{b.pk}-{k + 1:02d}.pdf")
+                os.replace(tmp, final)
+                finals.append(final)
             if csv_tmp is not None:
                 final_csv = out_dir / "numbers.csv"
                 os.replace(csv_tmp, final_csv)
-            b.pdf_path, b.pdf_sha256 = str(final_pdf), _sha256(final_pdf)
+            b.pdf_path, b.pdf_sha256 = str(finals[0]), _sha256(finals[0])
+            b.volumes = [{"path": str(f), "sha256": _sha256(f)} for f in finals]
             b.numbers_path = str(final_csv or "")
-            b.save(update_fields=["pdf_path", "pdf_sha256", "numbers_path"])
+            b.save(update_fields=["pdf_path", "pdf_sha256", "volumes", "numbers_path"])
             rec.targets = [it.person.atena_no for it in items] or [""]
             rec.detail = f"{kind} batch={b.pk} list={tl.pk if tl else ''} count={len(items)} pages={pages}"
     except BaseException:
-        for p in (pdf_tmp, csv_tmp, final_pdf, final_csv):
+        for p in (*pdf_tmps, *finals, csv_tmp, final_csv):
             if p is not None:
                 p.unlink(missing_ok=True)
         raise
-    return BatchResult(b.pk, len(items), pages, str(final_pdf), str(final_csv or ""), {})
+    return BatchResult(b.pk, len(items), pages, str(finals[0]), str(final_csv or ""), {},
+                       [str(f) for f in finals])
 
 
 def _check_out_dir(out_dir: Path | str, numbers: bool = True) -> Path:
@@ -277,10 +308,10 @@ def issue_batch(ctx: AccessContext, list_id: int, out_dir: Path | str, *,
     for k, it in enumerate(items):
         it.number = voucher_number(first + k)
     protected = sum(1 for it in items if it.person.protected)
-    pdf_tmp, csv_tmp, pages, meta = _draw(items, out, f"issue-{tl.pk}-{first}",
+    pdf_tmps, csv_tmp, pages, meta = _draw(items, out, f"issue-{tl.pk}-{first}",
                                           _cover(BatchKind.ISSUE, ctx, tl, len(items), protected))
-    res = _finish(ctx, BatchKind.ISSUE, items, out, pdf_tmp, csv_tmp, pages, meta, tl=tl)
-    return BatchResult(res.batch_id, res.count, res.pages, res.pdf, res.numbers, skipped)
+    res = _finish(ctx, BatchKind.ISSUE, items, out, pdf_tmps, csv_tmp, pages, meta, tl=tl)
+    return BatchResult(res.batch_id, res.count, res.pages, res.pdf, res.numbers, skipped, res.pdfs)
 
 
 def reprint(ctx: AccessContext, batch_id: int, reason: str, out_dir: Path | str) -> BatchResult:
@@ -302,9 +333,9 @@ def reprint(ctx: AccessContext, batch_id: int, reason: str, out_dir: Path | str)
              for v in vs if v.atena_no in people]
     items = _order(items)
     protected = sum(1 for it in items if it.person.protected)
-    pdf_tmp, _, pages, meta = _draw(items, out, f"reprint-{b.pk}", _cover(BatchKind.REPRINT, ctx, b.target_list,
+    pdf_tmps, _, pages, meta = _draw(items, out, f"reprint-{b.pk}", _cover(BatchKind.REPRINT, ctx, b.target_list,
                                                                           len(items), protected), write_numbers=False)
-    return _finish(ctx, BatchKind.REPRINT, items, out, pdf_tmp, None, pages, meta, tl=b.target_list, reason=reason,
+    return _finish(ctx, BatchKind.REPRINT, items, out, pdf_tmps, None, pages, meta, tl=b.target_list, reason=reason,
                    reprint_of=b, make_vouchers=False)
 
 
@@ -330,7 +361,7 @@ def reissue(ctx: AccessContext, number: str, reason: str, out_dir: Path | str) -
         raise NoticeRejected("住民でない方には再発行できません / the person is not a resident")
     item = _Item(entry, p, old.vaccine, old.dose, entry.eligible_from if entry else None,
                  entry.eligible_until if entry else None, number=voucher_number(reserve_serials(1)))
-    pdf_tmp, _, pages, meta = _draw([item], out, f"reissue-{n}", _cover(BatchKind.REISSUE, ctx, old.target_list, 1,
+    pdf_tmps, _, pages, meta = _draw([item], out, f"reissue-{n}", _cover(BatchKind.REISSUE, ctx, old.target_list, 1,
                                                                         int(p.protected)), write_numbers=False)
     item.ocr = ocr_line(_ticket(item.vaccine), item.dose, _m(), item.number).text
 
@@ -341,7 +372,7 @@ def reissue(ctx: AccessContext, number: str, reason: str, out_dir: Path | str) -
         if updated != 1:
             raise NoticeRejected(f"券番号 {n} は既に無効です / voucher {n} is already void")
 
-    return _finish(ctx, BatchKind.REISSUE, [item], out, pdf_tmp, None, pages, meta, tl=old.target_list,
+    return _finish(ctx, BatchKind.REISSUE, [item], out, pdf_tmps, None, pages, meta, tl=old.target_list,
                    reason=reason, after=void_old)
 
 
@@ -373,11 +404,11 @@ def issue_on_application(ctx: AccessContext, atena_no: str, vaccine: str, out_di
                                  " / a valid voucher exists; use reissue")
     item = _Item(None, p, code, st.dose, st.eligible_from, st.eligible_until,
                  number=voucher_number(reserve_serials(1)))
-    pdf_tmp, _, pages, meta = _draw([item], out, f"movein-{p.atena_no}", _cover(BatchKind.MOVE_IN, ctx, None, 1,
+    pdf_tmps, _, pages, meta = _draw([item], out, f"movein-{p.atena_no}", _cover(BatchKind.MOVE_IN, ctx, None, 1,
                                                                                int(p.protected)), write_numbers=False)
     item.ocr = ocr_line(_ticket(code), item.dose, _m(), item.number).text
     basis = "接種歴確認済み" if history == "known" else "接種歴不明として記録"
-    return _finish(ctx, BatchKind.MOVE_IN, [item], out, pdf_tmp, None, pages, meta, tl=None,
+    return _finish(ctx, BatchKind.MOVE_IN, [item], out, pdf_tmps, None, pages, meta, tl=None,
                    reason=f"転入者申請 ({basis})")
 
 
@@ -411,7 +442,7 @@ def print_reminders(ctx: AccessContext, list_id: int, out_dir: Path | str) -> Ba
     items = _order([_Item(e, people[e.atena_no], tl.vaccine, e.dose, e.eligible_from, e.eligible_until)
                     for e in entries if e.atena_no in people and people[e.atena_no].status == 1
                     and not people[e.atena_no].protected])
-    pdf_tmp, _, pages, meta = _draw(items, out, f"remind-{tl.pk}", _cover(BatchKind.REMINDER, ctx, tl, len(items), 0),
+    pdf_tmps, _, pages, meta = _draw(items, out, f"remind-{tl.pk}", _cover(BatchKind.REMINDER, ctx, tl, len(items), 0),
                                     letters=True, write_numbers=False)
 
     def record(b: PrintBatch) -> None:
@@ -422,7 +453,7 @@ def print_reminders(ctx: AccessContext, list_id: int, out_dir: Path | str) -> Ba
             for it in items
         ], batch_size=2000)
 
-    return _finish(ctx, BatchKind.REMINDER, items, out, pdf_tmp, None, pages, meta, tl=tl, make_vouchers=False,
+    return _finish(ctx, BatchKind.REMINDER, items, out, pdf_tmps, None, pages, meta, tl=tl, make_vouchers=False,
                    after=record)
 
 

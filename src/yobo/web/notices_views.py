@@ -231,7 +231,13 @@ def batch_pdf(request: HttpRequest, batch_id: int) -> HttpResponse | FileRespons
         return _denied(request, exc)
     except InputRejected:
         raise Http404 from None
-    p = Path(b.pdf_path)
+    try:
+        k = int(request.GET.get("v", "1"))
+    except ValueError:
+        raise Http404 from None
+    if not 1 <= k <= len(b.volumes):
+        raise Http404
+    p = Path(b.volumes[k - 1])
     if not p.is_file():
         raise Http404("PDF がありません（保存期間経過で削除済みの可能性）")
     return FileResponse(p.open("rb"), content_type="application/pdf", as_attachment=True, filename=p.name)

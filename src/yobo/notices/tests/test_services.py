@@ -217,3 +217,16 @@ def test_mailing_file_through_an_approved_export(city: None, n01: Any, n02: Any,
     with pytest.raises(InputRejected, match="氏名"):
         services.write_mailing(n02, r.batch_id, rid2, tmp_path / "mail2")
     assert not any((tmp_path / "mail2").glob("*.zip"))
+
+
+def test_large_batch_is_split_into_volumes(city: None, n01: Any, n02: Any, tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from pypdf import PdfReader
+
+    monkeypatch.setenv("YOBO_VOUCHER_VOLUME", "2")
+    s = extraction.extract_targets(n01, "MR2", AS_OF, today=TODAY)
+    r = services.issue_batch(n02, s.list_id, tmp_path)
+    assert r.count == 3 and len(r.pdfs) == 2 and r.pdf == r.pdfs[0]
+    assert [len(PdfReader(p).pages) for p in r.pdfs] == [1 + 2 * 2, 1 + 2 * 1]  # each volume has its cover
+    assert r.pages == 8
+    assert len(selectors.get_batch(n02, r.batch_id).pdf_path) > 0

@@ -81,6 +81,8 @@ class Command(OperatorCommand):
             else:
                 r = services.print_reminders(ctx, options["list_id"], options["out"])
             data = {"batch_id": r.batch_id, "count": r.count, "pdf": r.pdf, "numbers": r.numbers}
+            if len(r.pdfs) > 1:
+                data["pdfs"] = r.pdfs  # a large batch is split into volumes (分冊); "pdf" is the first
             if r.skipped:
                 data["skipped"] = r.skipped
             self.emit(options, data, f"バッチ {r.batch_id}: {r.count} 件 {r.pages} 頁\nPDF: {r.pdf}\n"
