@@ -2,7 +2,7 @@
 
 from django.urls import URLPattern, URLResolver, path, re_path
 
-from . import doses_views, entry_views, vrs_views
+from . import doses_views, entry_views, stats_views, vrs_views
 
 urlpatterns: list[URLPattern | URLResolver] = [
     # The person page's vaccination history (doses_views, htmx fragment).
@@ -19,4 +19,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("entry/<int:batch_id>/reject/", entry_views.set_aside, name="entry_set_aside"),
     path("entry/<int:batch_id>/close/", entry_views.close, name="entry_close"),
     path("entry/dose/<int:dose_id>/", entry_views.correct, name="entry_correct"),
+    # Statistics (stats_views, S01): the suppressed count table, its CSV, coverage by birth cohort.
+    path("stats/", stats_views.index, name="stats"),
+    path("stats/doses.csv", stats_views.doses_csv, name="stats_doses_csv"),
 ]
