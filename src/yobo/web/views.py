@@ -31,6 +31,7 @@ PURPOSE_PAGES: dict[Purpose, str] = {
     Purpose.RELIEF: "/relief/",
     Purpose.EXCHANGE_QUERY: "/exchange/",
     Purpose.EXCHANGE_PROVISION: "/exchange/held/",
+    Purpose.STATISTICS: "/doses/stats/",
 }
 
 
