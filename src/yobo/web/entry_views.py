@@ -280,6 +280,7 @@ def read_form(ctx: AccessContext, data: Mapping[str, Any], *, today: date, compl
     items; on a field change only what was keyed is judged."""
     f = EntryForm(_values(data, defaults))
     v = f.values
+    v["key"] = re.sub(r"\s", "", unicodedata.normalize("NFKC", v["key"])).upper()
     v["vaccine"] = unicodedata.normalize("NFKC", v["vaccine"]).upper().replace(" ", "")
     v["clinic"] = re.sub(r"\D", "", unicodedata.normalize("NFKC", v["clinic"])) or v["clinic"]
     v["product"] = unicodedata.normalize("NFKC", v["product"]).upper()
@@ -460,7 +461,7 @@ def batches(request: HttpRequest) -> HttpResponse:
             except InputRejected as exc:
                 errors["clinic"] = str(exc)
             else:
-                _remember(request, bid, {"clinic": clinic, "date": day.isoformat() if day else "",
+                _remember(request, bid, {"clinic": clinic, "date": to_wareki(day, short=True) if day else "",
                                          "category": Category.ROUTINE.value})
                 return HttpResponseRedirect(f"/doses/entry/{bid}/")
     clinics = selectors.clinics(on=date.today())
@@ -562,7 +563,8 @@ def save(request: HttpRequest, batch_id: int) -> HttpResponse:
         if f.person is not None and not f.person.name_kanji:
             _resolve(ctx, f, today)  # the kept form shows the person again for the visual check
         return _form_answer(request, ctx, b, f)
-    _remember(request, batch_id, f.values)
+    # The date carried to the next form is shown as 和暦 (R7.3.12) whatever form it was typed in.
+    _remember(request, batch_id, f.values | {"date": to_wareki(inp.date, short=True)})
     b = selectors.batch(ctx, batch_id)
     fresh = EntryForm(_defaults(request, b) | {"key": ""})
     saved = _row(result.dose_id, inp.atena_no, inp.vaccine, result.dose_number, inp.date, inp.lot_number,
