@@ -83,21 +83,31 @@ def check_month(text: str) -> str:
 
 
 def set_unit_price(ctx: AccessContext, fiscal_year: int, vaccine: str, amount_yen: Any,
-                   screening_yen: Any = None) -> None:
-    """Set the commission per dose (委託単価) of ``vaccine`` for ``fiscal_year`` (integer yen)."""
+                   screening_yen: Any = None) -> tuple[str, str]:
+    """Set the commission per dose (委託単価) of ``vaccine`` for ``fiscal_year`` (integer yen).
+    Returns (before, after) as text; the access-log entry carries both."""
     v = check_vaccine(vaccine)
     amount = check_yen(amount_yen, "委託単価")
     screening = None if screening_yen in (None, "") else check_yen(screening_yen, "予診料")
-    with door(ctx, Operation.UPDATE, resource=RESOURCE_PRICE, detail=f"unit price {fiscal_year} {v}"):
+    with door(ctx, Operation.UPDATE, resource=RESOURCE_PRICE) as rec:
+        key: dict[str, Any] = {"municipality": _m(), "fiscal_year": fiscal_year, "vaccine": v}
+        old = UnitPrice.objects.select_for_update().filter(**key).values_list("amount_yen", "screening_yen").first()
         UnitPrice.objects.update_or_create(
-            municipality=_m(), fiscal_year=fiscal_year, vaccine=v,
-            defaults={"amount_yen": amount, "screening_yen": screening, "updated_by_id": ctx.staff_id,
-                      "updated_at": timezone.now()})
+            **key, defaults={"amount_yen": amount, "screening_yen": screening, "updated_by_id": ctx.staff_id,
+                             "updated_at": timezone.now()})
+        rec.detail = (f"unit price {fiscal_year} {v}: {'-' if old is None else f'{old[0]}/{old[1]}'}"
+                      f" -> {amount}/{screening}")
+    return (_price_text(old[0], old[1]) if old else "未設定"), _price_text(amount, screening)
+
+
+def _price_text(amount: int, screening: int | None) -> str:
+    return f"単価 {amount:,}円・予診料 " + ("未設定" if screening is None else f"{screening:,}円")
 
 
 def set_account(ctx: AccessContext, clinic_code: str, bank_code: str, branch_code: str, account_type: str,
-                account_no: str, holder_kana: str) -> None:
-    """Set where a clinic is paid (振込先口座)."""
+                account_no: str, holder_kana: str) -> tuple[str, str]:
+    """Set where a clinic is paid (振込先口座). Returns (before, after) as text; the access-log entry
+    carries both with the account number masked to its last 3 digits and without the holder's name."""
     from yobo.core.text import digits, is_katakana
 
     code = digits(clinic_code)
@@ -115,11 +125,65 @@ def set_account(ctx: AccessContext, clinic_code: str, bank_code: str, branch_cod
         problems.append("口座名義はカナで入力してください。 / holder name in katakana.")
     if problems:
         raise InputRejected("\n".join(problems))
-    with door(ctx, Operation.UPDATE, resource=RESOURCE_PRICE, detail=f"clinic account {code}"):
+    with door(ctx, Operation.UPDATE, resource=RESOURCE_PRICE) as rec:
+        prev = ClinicAccount.objects.select_for_update().filter(municipality=_m(), clinic_code=code).first()
+        before = _account_text(prev.bank_code, prev.branch_code, prev.account_type, prev.account_no,
+                               prev.holder_kana) if prev else "未設定"
         ClinicAccount.objects.update_or_create(
             municipality=_m(), clinic_code=code,
             defaults={"bank_code": bank, "branch_code": branch, "account_type": kind, "account_no": number.zfill(7),
                       "holder_kana": holder_kana.strip(), "updated_by_id": ctx.staff_id, "updated_at": timezone.now()})
+        masked = (f"{prev.bank_code}-{prev.branch_code} {prev.account_type} ****{prev.account_no[-3:]}"
+                  if prev else "-")
+        rec.detail = f"clinic account {code}: {masked} -> {bank}-{branch} {kind} ****{number.zfill(7)[-3:]}"
+    return before, _account_text(bank, branch, kind, number.zfill(7), holder_kana.strip())
+
+
+def _account_text(bank: str, branch: str, kind: str, number: str, holder: str) -> str:
+    return f"{bank}-{branch} {'普通' if kind == '1' else '当座'} {number} {holder}"
+
+
+@dataclass(frozen=True)
+class PriceView:
+    fiscal_year: int
+    vaccine: str
+    amount_yen: int
+    screening_yen: int | None
+    updated_by: str
+    updated_at: Any
+
+
+@dataclass(frozen=True)
+class AccountView:
+    clinic_code: str
+    clinic_name: str
+    bank_code: str
+    branch_code: str
+    account_type: str
+    account_no: str
+    holder_kana: str
+    updated_by: str
+    updated_at: Any
+
+
+def unit_prices(ctx: AccessContext, fiscal_year: int | None = None) -> list[PriceView]:
+    """Unit prices (委託単価), newest year first (no personal data; the door checks the purpose)."""
+    with door(ctx, Operation.READ, resource=RESOURCE_PRICE):
+        qs = UnitPrice.objects.filter(municipality=_m()).select_related("updated_by")
+        if fiscal_year:
+            qs = qs.filter(fiscal_year=fiscal_year)
+        return [PriceView(u.fiscal_year, u.vaccine, u.amount_yen, u.screening_yen, u.updated_by.get_username(),
+                          u.updated_at) for u in qs.order_by("-fiscal_year", "vaccine")]
+
+
+def accounts(ctx: AccessContext) -> list[AccountView]:
+    """Clinic bank accounts (振込先口座) with the clinic's name from the master."""
+    with door(ctx, Operation.READ, resource=RESOURCE_PRICE):
+        rows = list(ClinicAccount.objects.filter(municipality=_m()).select_related("updated_by").order_by(
+            "clinic_code"))
+    names = {c.code: c.name for c in doses.clinics()}
+    return [AccountView(a.clinic_code, names.get(a.clinic_code, ""), a.bank_code, a.branch_code, a.account_type,
+                        a.account_no, a.holder_kana, a.updated_by.get_username(), a.updated_at) for a in rows]
 
 
 # --- building the month's claims ------------------------------------------------------------------

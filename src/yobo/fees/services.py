@@ -92,17 +92,25 @@ def next_serial(m: str, name: str) -> int:
 # --- fee settings (実費徴収額の設定) --------------------------------------------------------------
 
 
-def set_fee(ctx: AccessContext, fiscal_year: int, vaccine: str, category: str, amount_yen: Any) -> None:
-    """Set what a person of ``category`` pays for ``vaccine`` in ``fiscal_year`` (integer yen)."""
+def yen_text(amount: int | None) -> str:
+    return "未設定" if amount is None else f"{amount:,}円"
+
+
+def set_fee(ctx: AccessContext, fiscal_year: int, vaccine: str, category: str, amount_yen: Any) -> tuple[str, str]:
+    """Set what a person of ``category`` pays for ``vaccine`` in ``fiscal_year`` (integer yen).
+    Returns (before, after) as text; the access-log entry carries both."""
     v = check_vaccine(vaccine)
     if category not in FeeCategory.values:
         raise InputRejected("負担区分が正しくありません。 / unknown fee category.")
     amount = check_yen(amount_yen, "実費徴収額")
-    with door(ctx, Operation.UPDATE, resource=RESOURCE_SETTING, detail=f"fee {fiscal_year} {v} {category}"):
+    with door(ctx, Operation.UPDATE, resource=RESOURCE_SETTING) as rec:
+        key: dict[str, Any] = {"municipality": _m(), "fiscal_year": fiscal_year, "vaccine": v, "category": category}
+        old = FeeSetting.objects.select_for_update().filter(**key).values_list("amount_yen", flat=True).first()
         FeeSetting.objects.update_or_create(
-            municipality=_m(), fiscal_year=fiscal_year, vaccine=v, category=category,
-            defaults={"amount_yen": amount, "updated_by_id": ctx.staff_id, "updated_at": timezone.now()},
+            **key, defaults={"amount_yen": amount, "updated_by_id": ctx.staff_id, "updated_at": timezone.now()},
         )
+        rec.detail = f"fee {fiscal_year} {v} {category}: {'-' if old is None else old} -> {amount}"
+    return yen_text(old), yen_text(amount)
 
 
 # --- tax and welfare status import (税・福祉情報の取込) --------------------------------------------

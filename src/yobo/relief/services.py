@@ -131,18 +131,27 @@ class Applicant:
 
 
 def set_amount(ctx: AccessContext, fiscal_year: int, benefit: str, amount_yen: Any, *, grade: str = "",
-               unit: str = "year") -> None:
-    """Set the amount of a benefit for a fiscal year (and grade) (給付額の設定)."""
+               unit: str = "year") -> tuple[str, str]:
+    """Set the amount of a benefit for a fiscal year (and grade) (給付額の設定).
+    Returns (before, after) as text; the access-log entry carries both."""
     if benefit not in BenefitType.values:
         raise InputRejected("給付の種類が正しくありません。 / unknown benefit type.")
     if unit not in AMOUNT_UNITS:
         raise InputRejected("単位は year / lump / month です。 / unit must be year, lump or month.")
     amount = _yen(amount_yen, "給付額")
-    with door(ctx, Operation.UPDATE, resource=RESOURCE_SETTING, detail=f"amount {fiscal_year} {benefit} {grade}"):
+    with door(ctx, Operation.UPDATE, resource=RESOURCE_SETTING) as rec:
+        key: dict[str, Any] = {"municipality": _m(), "fiscal_year": fiscal_year, "benefit": benefit, "grade": grade}
+        old = BenefitAmount.objects.select_for_update().filter(**key).values_list("amount_yen", "unit").first()
         BenefitAmount.objects.update_or_create(
-            municipality=_m(), fiscal_year=fiscal_year, benefit=benefit, grade=grade,
-            defaults={"unit": unit, "amount_yen": amount, "updated_by_id": ctx.staff_id,
-                      "updated_at": timezone.now()})
+            **key, defaults={"unit": unit, "amount_yen": amount, "updated_by_id": ctx.staff_id,
+                             "updated_at": timezone.now()})
+        rec.detail = (f"amount {fiscal_year} {benefit} {grade}: {'-' if old is None else f'{old[0]}/{old[1]}'}"
+                      f" -> {amount}/{unit}")[:200]
+    return (_amount_text(*old) if old else "未設定"), _amount_text(amount, unit)
+
+
+def _amount_text(amount: int, unit: str) -> str:
+    return f"{AMOUNT_UNITS.get(unit, unit)} {amount:,}円"
 
 
 def receive(ctx: AccessContext, atena_no: str, benefit: str, applicant: Applicant,
