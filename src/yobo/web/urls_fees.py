@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from . import fees_settings_views as fs
 from . import fees_views as v
 
 app_name = "fees"
@@ -16,4 +17,10 @@ urlpatterns = [
     path("claims/pay/", v.claims_pay, name="claims_pay"),
     path("claims/<int:claim_id>/approve/", v.claim_approve, name="claim_approve"),
     path("claims/<int:claim_id>/statement/", v.claim_statement, name="claim_statement"),
+    # Money settings (fees_settings_views): fee amounts, unit prices, clinic accounts, relief amounts.
+    path("settings/", fs.index, name="settings"),
+    path("settings/fees/", fs.fees, name="settings_fees"),
+    path("settings/prices/", fs.prices, name="settings_prices"),
+    path("settings/accounts/", fs.accounts, name="settings_accounts"),
+    path("settings/relief/", fs.relief_amounts, name="settings_relief"),
 ]
