@@ -181,6 +181,8 @@ YOBO_AUDIT_CHECKPOINT_EVERY = int(os.environ.get("YOBO_AUDIT_CHECKPOINT_EVERY", 
 # PostgreSQL only, off by default: pure reads commit their log entry without waiting for the WAL flush.
 YOBO_AUDIT_ASYNC_READ_COMMIT = _env_bool("YOBO_AUDIT_ASYNC_READ_COMMIT", False)
 YOBO_BULK_READ_THRESHOLD = int(os.environ.get("YOBO_BULK_READ_THRESHOLD", "500"))
+# Statistics (接種記録統計): a count below this is never published (秘匿; decision 124).
+YOBO_STATS_MIN_CELL = int(os.environ.get("YOBO_STATS_MIN_CELL", "10"))
 # Office hours for the review report (時間外アクセス): weekdays, not holidays, [start, end).
 YOBO_OFFICE_HOURS = (
     int(os.environ.get("YOBO_OFFICE_START_HOUR", "8")),
