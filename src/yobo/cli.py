@@ -35,6 +35,7 @@ usage: yobo COMMAND [ARGS...]   (every command takes --help)
   requests          開示・訂正・利用停止請求 / residents' requests
   fees              実費徴収の免除・委託料: import-status, check, certificate, claims, pay
   relief            健康被害救済給付: receive, move, attach, pay, year, list
+  stats             接種記録統計 (秘匿処理済み): doses, coverage / suppressed dose statistics
   pia               PIAの実施状況報告・自己点検・変更記録 / live PIA evidence
   exchange          情報連携: keys, register-copies, query, inbox, answer, purge, reconcile, records
   hub               中継サーバー (情報提供ネットワークの代役): serve, permissions load, keys, records
