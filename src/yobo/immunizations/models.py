@@ -166,6 +166,7 @@ class Dose(models.Model):
 
     municipality = models.CharField(max_length=6)
     atena_no = models.CharField(max_length=15)  # 宛名番号
+    # Indexed (the FK's own index): per-person subqueries by person_id (statistics, extraction joins).
     person = models.ForeignKey("people.Person", on_delete=models.PROTECT, related_name="+", db_constraint=False)
     vaccine = models.CharField(max_length=12)  # schedule code (CONTRACTS.md §2)
     dose_number = models.SmallIntegerField(null=True, blank=True)  # 接種回数 (期・回), as reported or inferred
@@ -193,14 +194,14 @@ class Dose(models.Model):
     source_ref = models.CharField(max_length=200, blank=True)  # file:row, HL7 message id, 束:position
     entered_on = models.DateField()  # 入力日
     entered_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
-                                   db_constraint=False)
+                                   db_constraint=False, db_index=False)
     batch = models.ForeignKey(EntryBatch, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
                               db_constraint=False)
     problems = models.JSONField(default=list, blank=True)  # warnings kept with the record
     has_warnings = models.BooleanField(default=False)
     state = models.CharField(max_length=10, choices=DoseState.choices, default=DoseState.ACTIVE)
     replaced_by = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
-                                    db_constraint=False)
+                                    db_constraint=False, db_index=False)
     extra = models.JSONField(default=dict, blank=True)  # format-specific items kept as given
 
     class Meta:
@@ -214,11 +215,11 @@ class Dose(models.Model):
                 name="imm_dose_active_uniq",
             ),
         ]
+        # Few indexes on purpose: every one costs each bulk insert (see docs/decisions/060). The unique
+        # index serves history, duplicates and extraction by 宛名番号; ``batch_id`` has its FK index.
         indexes = [
-            models.Index(fields=["person", "vaccine", "date"], name="imm_dose_person"),
-            models.Index(fields=["municipality", "voucher_no"], name="imm_dose_voucher"),
-            models.Index(fields=["batch"], name="imm_dose_batch"),
-            models.Index(fields=["municipality", "vaccine", "date"], name="imm_dose_vaccine_date"),
+            models.Index(fields=["municipality", "voucher_no"], name="imm_dose_voucher",
+                         condition=~Q(voucher_no="")),
         ]
 
     def __str__(self) -> str:

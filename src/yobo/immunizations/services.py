@@ -124,35 +124,35 @@ def file_problem(inp: DoseInput, p: DoseProblem, column_of: dict[str, str] | Non
 # --- rows ------------------------------------------------------------------------------------------
 
 
-def _adapt_dt(value: Any) -> Any:
-    if value is None:
-        return None
-    if timezone.is_naive(value):
-        value = timezone.make_aware(value)
-    return value if store.pg() else connection.ops.adapt_datetimefield_value(value)
-
-
-def _adapt_dec(value: Any) -> Any:
-    if value is None or store.pg():
-        return value
-    return str(value)
-
-
 def _rows(inputs: Sequence[DoseInput], c: validation.Checked, idx: Iterable[int], ctx: AccessContext,
           batch_id: int | None, today: date) -> Iterable[tuple[Any, ...]]:
     m = store.municipality()
+    pg = store.pg()
+    ops = connection.ops
+    active = DoseState.ACTIVE.value
+    staff = ctx.staff_id
+    # Column arrays as Python lists once (numpy scalars are slow to convert one by one).
+    person, number = c.person_id.tolist(), c.dose_number.tolist()
+    fy, ay, am, afy = c.fiscal_year.tolist(), c.age_years.tolist(), c.age_months.tolist(), c.age_fy_end.tolist()
+    problems, amount = c.problems, c.amount
     for i in idx:
         x = inputs[i]
-        ps = c.problems.get(i, [])
-        probs = [p.as_dict() for p in ps]
+        ps = problems.get(i)
+        a = amount[i]
+        reg = x.registered_at
+        if reg is not None:
+            if timezone.is_naive(reg):
+                reg = timezone.make_aware(reg)
+            if not pg:
+                reg = ops.adapt_datetimefield_value(reg)
         yield (
-            m, x.atena_no, int(c.person_id[i]), x.vaccine.strip().upper(), int(c.dose_number[i]) or None, x.date,
-            int(c.fiscal_year[i]), int(c.age_years[i]), int(c.age_months[i]), int(c.age_fy_end[i]),
-            x.clinic_code, x.venue[:200], x.doctor[:100], x.product_code, x.manufacturer[:100], x.lot_number[:30],
-            _adapt_dec(c.amount[i]), str(x.category), x.screening_only, x.reason_not_vaccinated[:200],
-            x.findings[:500], x.reactions[:500], x.claim_month, x.voucher_no, _adapt_dt(x.registered_at),
-            str(x.source), x.ref[:200], today, ctx.staff_id, batch_id, store.dumps(probs), bool(probs),
-            DoseState.ACTIVE.value, None, store.dumps(x.extra),
+            m, x.atena_no, person[i], x.vaccine.strip().upper(), number[i] or None, x.date, fy[i], ay[i], am[i],
+            afy[i], x.clinic_code, x.venue[:200], x.doctor[:100], x.product_code, x.manufacturer[:100],
+            x.lot_number[:30], a if pg or a is None else str(a), str(x.category), x.screening_only,
+            x.reason_not_vaccinated[:200], x.findings[:500], x.reactions[:500], x.claim_month, x.voucher_no, reg,
+            str(x.source), x.ref[:200], today, staff, batch_id,
+            store.dumps([p.as_dict() for p in ps]) if ps else "[]", bool(ps), active, None,
+            store.dumps(x.extra) if x.extra else "{}",
         )
 
 

@@ -110,16 +110,22 @@ def insert_doses(rows: Iterable[tuple[Any, ...]]) -> int:
                     cp.write_row(r)
                     n += 1
             return n
-        sql = f"INSERT INTO {Dose._meta.db_table} ({cols}) VALUES ({', '.join(['%s'] * len(DOSE_COLUMNS))})"
+        # The driver's own executemany: dates as ISO text, as Django's adapter would write them.
+        sql = f"INSERT INTO {Dose._meta.db_table} ({cols}) VALUES ({', '.join(['?'] * len(DOSE_COLUMNS))})"
+        di, ei = DOSE_COLUMNS.index("date"), DOSE_COLUMNS.index("entered_on")
+        raw_cur: Any = cur.cursor
         buf: list[tuple[Any, ...]] = []
         for r in rows:
-            buf.append(r)
+            row = list(r)
+            row[di] = row[di].isoformat()
+            row[ei] = row[ei].isoformat()
+            buf.append(tuple(row))
             if len(buf) >= 5000:
-                cur.executemany(sql, buf)
+                raw_cur.executemany(sql, buf)
                 n += len(buf)
                 buf = []
         if buf:
-            cur.executemany(sql, buf)
+            raw_cur.executemany(sql, buf)
             n += len(buf)
     return n
 

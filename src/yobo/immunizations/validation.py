@@ -81,6 +81,7 @@ RULES: dict[str, tuple[str, str, str]] = {
     "dose_number_mismatch": (WARNING, "接種回数 {dose} は履歴から数えた {expected} 回目と一致しません",
                              "dose number differs from the count in the history"),
 }
+_EPOCH = date(1970, 1, 1).toordinal()
 _ENGINE_REASON = {TOO_YOUNG: "too_young", TOO_SOON: "too_soon", TOO_OLD: "too_old"}
 
 # Resident status codes (住民区分, CONTRACTS.md §1), as the people app stores them.
@@ -260,7 +261,8 @@ def validate(
     atena = [x.atena_no for x in inputs]
     vaccine = [x.vaccine.strip().upper() for x in inputs]
     pidx = np.array([persons.index.get(a, -1) for a in atena], np.int64)
-    dates = np.array([x.date for x in inputs], "datetime64[D]") if n else np.zeros(0, "datetime64[D]")
+    # Ordinals are much faster to build than an array of date objects.
+    dates = (np.array([x.date.toordinal() for x in inputs], np.int64) - _EPOCH).view("datetime64[D]")
     known = pidx >= 0
     safe = np.maximum(pidx, 0)
     birth = persons.birth[safe] if len(persons.birth) else np.full(n, MIN_DATE)
@@ -291,81 +293,112 @@ def validate(
     flag(known & np.isin(st, (MOVED_OUT, REMOVED)) & (dates > sd), "moved_out", "date", date=d_of,
          status_date=sd_of)
 
-    # Items checked one by one (strings), cheap and rare to fail.
+    # Items checked one by one (strings). Verdicts on repeated values (clinics, products, lots,
+    # amounts: a few hundred distinct values in a million rows) are cached.
     amount: list[Decimal | None] = [None] * n
     sched_product: list[str | None] = [None] * n
-    fps: list[str] = [""] * n
+    outcome = np.full(n, NEW, np.int8)
+    clinic_v: dict[str, tuple[str | None, date | None, date | None]] = {}
+    product_v: dict[tuple[str, str], tuple[str | None, str | None]] = {}
+    lot_v: dict[tuple[str, str], tuple[str | None, date | None]] = {}
+    amount_v: dict[str, Decimal | None] = {}
+    series_products = _series_products()
+    seen: dict[tuple[str, str, date], int] = {}
+    on_file = ledger.keys
     for i, x in enumerate(inputs):
-        if x.clinic_code:
-            if len(x.clinic_code) != 10 or not x.clinic_code.isdigit():
-                _add(problems, i, problem("bad_clinic_code", "clinic_code", clinic=x.clinic_code))
+        d = x.date
+        cc = x.clinic_code
+        if cc:
+            cv = clinic_v.get(cc)
+            if cv is None:
+                if len(cc) != 10 or not cc.isdigit():
+                    cv = ("bad_clinic_code", None, None)
+                elif cc not in masters.clinics:
+                    cv = ("unknown_clinic", None, None)
+                else:
+                    cv = (None, *masters.clinics[cc])
+                clinic_v[cc] = cv
+            if cv[0] is not None:
+                _add(problems, i, problem(cv[0], "clinic_code", clinic=cc))
+                blocked[i] = True
+            elif (cv[1] and d < cv[1]) or (cv[2] and d > cv[2]):
+                _add(problems, i, problem("clinic_not_contracted", "clinic_code", clinic=cc, date=d.isoformat()))
+        pc = x.product_code
+        if pc:
+            pkey = (pc, vaccine[i])
+            pv = product_v.get(pkey)
+            if pv is None:
+                info = masters.products.get(pc)
+                if info is None:
+                    pv = ("unknown_product", None)
+                elif vaccine[i] not in info.vaccines:
+                    pv = ("product_vaccine_mismatch", None)
+                else:
+                    sp = info.schedule_product
+                    pv = (None, sp if sp and sp in series_products.get(vaccine[i], ()) else None)
+                product_v[pkey] = pv
+            if pv[0] is not None:
+                _add(problems, i, problem(pv[0], "product_code", product=pc, vaccine=vaccine[i]))
                 blocked[i] = True
             else:
-                contract = masters.clinics.get(x.clinic_code)
-                if contract is None:
-                    _add(problems, i, problem("unknown_clinic", "clinic_code", clinic=x.clinic_code))
-                    blocked[i] = True
-                elif (contract[0] and x.date < contract[0]) or (contract[1] and x.date > contract[1]):
-                    _add(problems, i, problem("clinic_not_contracted", "clinic_code", clinic=x.clinic_code,
-                                              date=x.date.isoformat()))
-        if x.product_code:
-            info = masters.products.get(x.product_code)
-            if info is None:
-                _add(problems, i, problem("unknown_product", "product_code", product=x.product_code))
-                blocked[i] = True
-            elif vaccine[i] not in info.vaccines:
-                _add(problems, i, problem("product_vaccine_mismatch", "product_code", product=x.product_code,
-                                          vaccine=vaccine[i]))
-                blocked[i] = True
-            elif info.schedule_product and info.schedule_product in _series_products().get(vaccine[i], ()):
-                sched_product[i] = info.schedule_product
+                sched_product[i] = pv[1]
         if x.lot_number:
-            lots = masters.lots.get(x.lot_number.upper())
-            if lots is None:
-                _add(problems, i, problem("unknown_lot", "lot_number", lot=x.lot_number))
-            else:
-                mine = [e for p, e in lots if not x.product_code or p == x.product_code]
-                if not mine:
-                    _add(problems, i, problem("lot_product_mismatch", "lot_number", lot=x.lot_number,
-                                              product=x.product_code))
-                elif all(e is not None and x.date > e for e in mine):
-                    _add(problems, i, problem("lot_expired", "lot_number", lot=x.lot_number,
-                                              expiry=max(e for e in mine if e).isoformat()))
+            lkey = (x.lot_number.upper(), pc)
+            lv = lot_v.get(lkey)
+            if lv is None:
+                lots = masters.lots.get(lkey[0])
+                if lots is None:
+                    lv = ("unknown_lot", None)
+                else:
+                    mine = [e for p, e in lots if not pc or p == pc]
+                    if not mine:
+                        lv = ("lot_product_mismatch", None)
+                    else:  # expired only when every matching lot had expired
+                        lv = (None, None if any(e is None for e in mine) else max(e for e in mine if e))
+                lot_v[lkey] = lv
+            if lv[0] is not None:
+                _add(problems, i, problem(lv[0], "lot_number", lot=x.lot_number, product=pc))
+            elif lv[1] is not None and d > lv[1]:
+                _add(problems, i, problem("lot_expired", "lot_number", lot=x.lot_number, expiry=lv[1].isoformat()))
         if x.amount_ml:
-            try:
-                a = Decimal(x.amount_ml)
-                if not a.is_finite() or a <= 0 or a >= 1000:
-                    raise InvalidOperation
-                amount[i] = a.quantize(Decimal("0.01"))
-            except (InvalidOperation, ValueError):
+            if x.amount_ml in amount_v:
+                a = amount_v[x.amount_ml]
+            else:
+                try:
+                    a = Decimal(x.amount_ml)
+                    if not a.is_finite() or a <= 0 or a >= 1000:
+                        raise InvalidOperation
+                    a = a.quantize(Decimal("0.01"))
+                except (InvalidOperation, ValueError):
+                    a = None
+                amount_v[x.amount_ml] = a
+            if a is None:
                 _add(problems, i, problem("bad_amount", "amount_ml", amount=x.amount_ml))
                 blocked[i] = True
-        if x.claim_month and not (len(x.claim_month) == 6 and x.claim_month.isdigit()
-                                  and 1 <= int(x.claim_month[4:]) <= 12):
-            _add(problems, i, problem("bad_claim_month", "claim_month", claim=x.claim_month))
+            amount[i] = a
+        cm = x.claim_month
+        if cm and not (len(cm) == 6 and cm.isdigit() and 1 <= int(cm[4:]) <= 12):
+            _add(problems, i, problem("bad_claim_month", "claim_month", claim=cm))
             blocked[i] = True
-        if x.voucher_no and (len(x.voucher_no) != 10 or not x.voucher_no.isdigit()):
-            _add(problems, i, problem("bad_voucher", "voucher_no", voucher=x.voucher_no))
+        vn = x.voucher_no
+        if vn and (len(vn) != 10 or not vn.isdigit()):
+            _add(problems, i, problem("bad_voucher", "voucher_no", voucher=vn))
             blocked[i] = True
         if x.dose_number is not None and x.dose_number < 1:
             _add(problems, i, problem("bad_dose_number", "dose_number", dose=x.dose_number))
             blocked[i] = True
-        fps[i] = fingerprint(x.clinic_code, x.product_code, x.lot_number, x.screening_only)
-
-    # Duplicates: against the ledger (unchanged when the same record, refused when different) and
-    # inside the input itself.
-    outcome = np.full(n, NEW, np.int8)
-    seen: dict[tuple[str, str, date], int] = {}
-    for i, x in enumerate(inputs):
-        key = (atena[i], vaccine[i], x.date)
-        on_record = ledger.keys.get(key)
-        if on_record is not None:
-            if on_record == fps[i]:
-                outcome[i] = UNCHANGED
-            else:
-                _add(problems, i, problem("duplicate", "date"))
-                blocked[i] = True
-            continue
+        # Duplicates: against the ledger (unchanged when the same record, refused when different) and
+        # inside the input itself.
+        key = (atena[i], vaccine[i], d)
+        if on_file:
+            recorded = on_file.get(key)
+            if recorded is not None:
+                if recorded == fingerprint(cc, pc, x.lot_number, x.screening_only):
+                    outcome[i] = UNCHANGED
+                else:
+                    _add(problems, i, problem("duplicate", "date"))
+                    blocked[i] = True
+                continue
         first = seen.setdefault(key, i)
         if first != i:
             _add(problems, i, problem("duplicate_in_input", "date", first=first + 1))
@@ -426,6 +459,7 @@ def _schedule(
         product=np.array(h_prod, np.int16),
     )
     codes = sorted({vaccine[i] for i in rows})
+    vcode = np.array([CODE_INDEX.get(v, -1) for v in vaccine], np.int16)
     eng = engine_for(settings) if settings is None else Engine(settings)
     birth = persons.birth[who]
     sex = persons.sex[who]
@@ -435,44 +469,40 @@ def _schedule(
         sr = res.series.get(code)
         if sr is None:
             continue
-        hrow = sr.rows
-        new = hrow >= base
-        for r, dn, reason in zip(hrow[new], sr.row_dose[new], sr.row_reason[new], strict=True):
-            i = int(rows[int(r) - base])
-            if vaccine[i] != code:
-                continue  # counted in this series through another code (e.g. 五種混合 for HIB)
-            why = int(reason)
-            if why == VALID:
-                reported = int(dose_number[i])
-                if reported and reported != int(dn):
-                    _add(problems, i, problem("dose_number_mismatch", "dose_number", dose=reported,
-                                              expected=int(dn)))
-                elif not reported:
-                    dose_number[i] = int(dn)
-            elif why in _ENGINE_REASON:
-                _add(problems, i, problem(_ENGINE_REASON[why], "date"))
-            else:
-                _add(problems, i, problem("extra_dose", "dose_number"))
-        _windows(eng, code, rows, vaccine, dates, who, local, persons, problems)
+        new = sr.rows >= base
+        idx = rows[sr.rows[new] - base]  # input positions of the new rows counted in this series
+        dn = sr.row_dose[new]
+        why = sr.row_reason[new]
+        own = vcode[idx] == CODE_INDEX[code]  # not those counted here through another code (五種混合 for HIB)
+        idx, dn, why = idx[own], dn[own], why[own]
+        valid = why == VALID
+        reported = dose_number[idx]
+        infer = valid & (reported == 0)
+        dose_number[idx[infer]] = dn[infer]
+        for k in np.nonzero(valid & (reported > 0) & (reported != dn))[0]:
+            _add(problems, int(idx[k]), problem("dose_number_mismatch", "dose_number", dose=int(reported[k]),
+                                                expected=int(dn[k])))
+        for k in np.nonzero(~valid)[0]:
+            w = int(why[k])
+            code_name = _ENGINE_REASON.get(w, "extra_dose")
+            _add(problems, int(idx[k]), problem(code_name, "dose_number" if code_name == "extra_dose" else "date"))
+        _windows(eng, code, rows[vcode[rows] == CODE_INDEX[code]], dates, who, local[vcode[rows] == CODE_INDEX[code]],
+                 persons, problems)
 
 
 def _windows(
-    eng: Engine, code: str, rows: np.ndarray, vaccine: list[str], dates: np.ndarray, who: np.ndarray,
-    local: np.ndarray, persons: Persons, problems: dict[int, list[DoseProblem]],
+    eng: Engine, code: str, r: np.ndarray, dates: np.ndarray, who: np.ndarray, lp: np.ndarray, persons: Persons,
+    problems: dict[int, list[DoseProblem]],
 ) -> None:  # fmt: skip
     """``not_target``: the date lies in none of the series' legal windows for that person (sex, birth
     cohort and effective dates included). Windows that depend on a product or on an earlier dose are
-    given the benefit of the doubt (the engine's dose checks judge those)."""
+    given the benefit of the doubt (the engine's dose checks judge those). ``r``: input positions of
+    this series' new rows; ``lp``: their persons' positions in ``who``."""
     from yobo.schedule import engine as eng_mod  # the window bounds are the engine's own code
 
     comp = eng.compiled.get(code)
-    if comp is None:
+    if comp is None or not len(r):
         return
-    sel = np.array([vaccine[i] == code for i in rows], bool)
-    if not sel.any():
-        return
-    r = rows[sel]
-    lp = local[sel]
     birth = persons.birth[who][lp]
     sex = persons.sex[who][lp]
     d = dates[r]

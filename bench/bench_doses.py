@@ -1,0 +1,212 @@
+"""Dose-record import benchmark (issue #5): ``size`` synthetic dose rows (default 1,000,000).
+
+A synthetic city (``yobo synth residents``) large enough for ``size`` doses, its dose histories
+(``yobo synth doses``, clinic CSV). For SQLite and PostgreSQL, each in a fresh database and its own
+process:
+
+- ``baseline``: the raw floor — the clinic CSV read with ``csv.reader`` and its cells loaded into a
+  bare table with no index (COPY on PostgreSQL, ``executemany`` in one transaction on SQLite);
+- ``read``: the clinic-CSV reader (``immunizations.formats``) turning rows into ``DoseInput``;
+- ``batch``: ``services.record_batch`` on those inputs into the empty ledger — bulk reads of the
+  persons and masters, every validation rule, one schedule-engine evaluation of the batch's persons
+  with their histories, COPY / executemany of the records, one access-log entry;
+- ``rerun``: the same inputs again (everything ``unchanged``).
+
+Target: read + batch at least 30% of the baseline's rows per second. Persons are inserted directly
+(setup, not measured: the resident import has its own benchmark). PostgreSQL database:
+``YOBO_BENCH_PG`` (default ``postgresql://postgres@127.0.0.1:5432/yobo_bench_doses``), dropped and
+re-created (its name must contain "bench").
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+AS_OF = date(2026, 11, 1)
+PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432/yobo_bench_doses"
+DOSES_PER_RESIDENT = 3.3  # what the synthetic city yields (Japan-like age pyramid)
+
+
+def _rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def _make_files(size: int, work: Path) -> tuple[Path, Path, int]:
+    from yobo.immunizations import synth
+    from yobo.people import synth as people_synth
+
+    residents = work / "residents.csv"
+    people_synth.write_csv(residents, int(size / DOSES_PER_RESIDENT) + 1000, seed=21, as_of=AS_OF)
+    doses = work / "doses.csv"
+    # Keep exactly ``size`` rows (the generator yields person by person).
+    from itertools import islice
+
+    from yobo.immunizations.formats.clinic_csv import write_clinic_csv
+
+    gen = synth.generate(synth.read_residents(residents), 5, AS_OF)
+    n = write_clinic_csv(doses, islice(gen, size))
+    return residents, doses, n
+
+
+def _prepare(url: str, work: Path) -> str:
+    if url.startswith("postgres"):
+        import psycopg
+
+        base, _, name = url.rpartition("/")
+        if "bench" not in name:
+            raise SystemExit(f"refusing to drop {name!r}: the bench database name must contain 'bench'")
+        with psycopg.connect(base + "/postgres", autocommit=True) as c:
+            c.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            c.execute(f'CREATE DATABASE "{name}"')
+        return url
+    path = work / "bench.sqlite3"
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+    return f"sqlite:///{path}"
+
+
+def _baseline(path: Path) -> float:
+    from django.db import connection, transaction
+
+    with path.open(encoding="utf-8", newline="") as f:
+        width = len(next(csv.reader(f)))
+    cols = [f"c{i}" for i in range(width)]
+    with connection.cursor() as cur:
+        cur.execute("DROP TABLE IF EXISTS bench_raw")
+        cur.execute(f"CREATE TABLE bench_raw ({', '.join(c + ' text' for c in cols)})")
+    t0 = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cur, path.open(encoding="utf-8", newline="") as f:
+        r = csv.reader(f)
+        next(r)
+        if connection.vendor == "postgresql":
+            raw: Any = cur.cursor
+            with raw.copy(f"COPY bench_raw ({', '.join(cols)}) FROM STDIN") as copy:
+                for cells in r:
+                    copy.write_row(cells)
+        else:
+            sql = f"INSERT INTO bench_raw VALUES ({', '.join(['%s'] * len(cols))})"
+            buf: list[list[str]] = []
+            for cells in r:
+                buf.append(cells)
+                if len(buf) == 5000:
+                    cur.executemany(sql, buf)
+                    buf = []
+            if buf:
+                cur.executemany(sql, buf)
+    secs = time.perf_counter() - t0
+    with connection.cursor() as cur:
+        cur.execute("DROP TABLE bench_raw")
+    return secs
+
+
+def _persons(residents: Path) -> int:
+    from django.conf import settings
+    from django.utils import timezone
+
+    from yobo.immunizations import synth
+    from yobo.people.models import Person
+
+    now = timezone.now()
+    m = settings.MUNICIPALITY_CODE
+    batch = [
+        Person(municipality=m, atena_no=r.atena_no, household_no=r.atena_no, name_kanji="合成", name_kana="ゴウセイ",
+               kanji_key="合成", kana_key="ゴウセイ", birth_date=r.birth, sex=r.sex, address="横浜市", status=r.status,
+               status_date=r.status_date, row_hash="x", created_at=now, updated_at=now)
+        for r in synth.read_residents(residents)
+    ]
+    Person.objects.bulk_create(batch, batch_size=5000)
+    return len(batch)
+
+
+def _child(url: str, residents: Path, doses: Path, size: int) -> dict[str, Any]:
+    work = Path(tempfile.mkdtemp(prefix="yobo-bench-doses-"))
+    os.environ["YOBO_DATABASE_URL"] = _prepare(url, work)
+    os.environ["YOBO_KEY_DIR"] = str(work / "keys")
+    os.environ["YOBO_VAR_DIR"] = str(work / "var")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "yobo.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    call_command("migrate", verbosity=0)
+    from yobo.access.models import Staff
+    from yobo.core.context import AccessContext
+    from yobo.core.purposes import Duty, Purpose
+    from yobo.immunizations import services, store
+    from yobo.immunizations.formats.clinic_csv import read_clinic_csv
+
+    store.today = lambda: AS_OF  # the synthetic histories end on AS_OF
+    staff = Staff.objects.create_user(username="bench-admin", password=None)
+    ctx = AccessContext(staff_id=staff.pk, username=staff.username, department="", duties=frozenset({Duty.CLERK}),
+                        terminal="bench-terminal", purpose=str(Purpose.DOSE_IMPORT))
+    services.load_demo_masters(ctx)
+    out: dict[str, Any] = {"vendor": connection.vendor, "rows": size, "persons": _persons(residents)}
+    base = _baseline(doses)
+    out["baseline_s"] = round(base, 2)
+    out["baseline_rows_per_s"] = round(size / base)
+    t0 = time.perf_counter()
+    f = read_clinic_csv(doses)
+    inputs = list(f)
+    out["read_s"] = round(time.perf_counter() - t0, 2)
+    out["read_problems"] = len(f.problems)
+    out["rss_mb_after_read"] = _rss_mb()
+    for phase in ("batch", "rerun"):
+        t0 = time.perf_counter()
+        try:
+            r = services.record_batch(ctx, inputs, file_name=doses.name)
+        except services.DoseRejected as exc:
+            out[f"{phase}_rejected_examples"] = [str(p) for p in exc.file_problems[:5]]
+            raise
+        out[f"{phase}_s"] = round(time.perf_counter() - t0, 2)
+        out[f"{phase}_counts"] = {"inserted": r.inserted, "unchanged": r.unchanged, "rejected": r.rejected,
+                                  "with_warnings": r.with_warnings}
+        out[f"{phase}_rss_mb"] = _rss_mb()
+    out["warnings_by_code"] = r.codes
+    total = out["read_s"] + out["batch_s"]
+    out["import_rows_per_s"] = round(size / total)
+    out["import_vs_baseline"] = round(out["import_rows_per_s"] / out["baseline_rows_per_s"], 3)
+    out["batch_only_vs_baseline"] = round(base / out["batch_s"], 3)
+    out["target_30pct_met"] = out["import_vs_baseline"] >= 0.30
+    return out
+
+
+def run(size: int | None = None) -> dict[str, Any]:
+    size = size or 1_000_000
+    work = Path(tempfile.mkdtemp(prefix="yobo-bench-dose-files-"))
+    t0 = time.perf_counter()
+    residents, doses, n = _make_files(size, work)
+    result: dict[str, Any] = {"size": n, "synth_s": round(time.perf_counter() - t0, 1)}
+    pg = os.environ.get("YOBO_BENCH_PG", PG_DEFAULT)
+    only = os.environ.get("YOBO_BENCH_ONLY", "")
+    for label, url in (("sqlite", "sqlite"), ("postgresql", pg)):
+        if only and only != label:
+            continue
+        proc = subprocess.run(
+            [sys.executable, "-m", "bench.bench_doses", "--child", url, str(residents), str(doses), str(n)],
+            capture_output=True, text=True, check=False, cwd=Path(__file__).resolve().parent.parent,
+        )
+        if proc.returncode != 0:
+            result[label] = {"error": proc.stderr[-3000:]}
+            continue
+        result[label] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
+if __name__ == "__main__":
+    if len(sys.argv) >= 2 and sys.argv[1] == "--child":
+        res = _child(sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4]), int(sys.argv[5]))
+        print(json.dumps(res, ensure_ascii=False))
+    else:
+        print(json.dumps(run(int(sys.argv[1]) if len(sys.argv) > 1 else None), ensure_ascii=False, indent=2))
