@@ -19,6 +19,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.utils.html import escape
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from yobo.access.context import context_for_request
@@ -272,3 +273,17 @@ def revoke(request: HttpRequest, certificate_id: str) -> HttpResponse:
     except InputRejected as exc:
         messages.error(request, str(exc))
     return HttpResponseRedirect(f"/certificates/{certificate_id}/")
+
+
+@login_required
+@require_GET
+def person_certificates(request: HttpRequest, atena_no: str) -> HttpResponse:
+    """接種証明書の交付歴 (fragment of the person page): 証明書ID and 発行年月日 per certificate, read
+    under the purpose the person page was opened with."""
+    purpose = request.GET.get("purpose") or request.session.get("people_purpose") or Purpose.PERSON_INQUIRY.value
+    try:
+        ctx = context_for_request(request, Purpose.PERSON_INQUIRY).for_purpose(str(purpose).strip().upper())
+        rows = selectors.certificates_for(ctx, atena_no)
+    except AccessDenied as exc:
+        return HttpResponse(f'<p class="error" role="alert">{escape(str(exc))}</p>', status=403)
+    return render(request, T + "_person.html", {"certificates": rows, "atena_no": atena_no})

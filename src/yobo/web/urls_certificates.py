@@ -17,4 +17,5 @@ urlpatterns = [
     re_path(rf"^{_CERT}/pdf$", v.certificate_pdf, name="pdf"),
     re_path(rf"^{_CERT}/shc$", v.certificate_shc, name="shc"),
     re_path(rf"^{_CERT}/revoke/$", v.revoke, name="revoke"),
+    re_path(r"^person/(?P<atena_no>[0-9]{1,15})/$", v.person_certificates, name="person"),
 ]

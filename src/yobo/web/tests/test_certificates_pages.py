@@ -59,6 +59,10 @@ def test_ambiguous_search_lists_both_and_picks_nobody(logged_in: Any, make_staff
     assert card["Content-Type"] == "application/smart-health-card" and b"verifiableCredential" in card.content
     c.post(f"/certificates/{cert_id}/revoke/", {"reason": "別人"})
     assert "取消済" in c.get(f"/certificates/{cert_id}/").content.decode()
+    # the person page's fragment lists 証明書ID and 発行年月日
+    frag = c.get("/certificates/person/1000000004/?purpose=C01").content.decode()
+    assert cert_id in frag and "取消（別人）" in frag
+    assert cert_id not in c.get("/certificates/person/1000000003/?purpose=C01").content.decode()
 
 
 def _ctx_for(username: str) -> Any:
