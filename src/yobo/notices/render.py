@@ -19,8 +19,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import qrcode
-from qrcode.constants import ERROR_CORRECT_M
 from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 
@@ -89,27 +87,8 @@ def fill(template: str, values: dict[str, str]) -> str:
 
 
 def qr_path(c: Canvas, text: str, x: float, y: float, size: float) -> None:
-    """A QR code of ``text`` with its lower-left corner at (x, y) points, ``size`` square, drawn as one
-    path of filled runs (with its 4-module quiet zone kept clear around it by the layout)."""
-    q = qrcode.QRCode(version=None if len(text) > 34 else 1, error_correction=ERROR_CORRECT_M, border=0,
-                      mask_pattern=0)
-    q.add_data(text, optimize=0)
-    q.make(fit=q.version is None)
-    modules = q.modules
-    n = len(modules)
-    s = size / n
-    p = c.beginPath()
-    for r, row in enumerate(modules):
-        yy = y + size - (r + 1) * s
-        start = -1
-        for col in range(n + 1):
-            dark = col < n and bool(row[col])
-            if dark and start < 0:
-                start = col
-            elif not dark and start >= 0:
-                p.rect(x + start * s, yy, (col - start) * s, s)
-                start = -1
-    c.drawPath(p, stroke=0, fill=1)
+    """A QR code of ``text`` at (x, y), ``size`` square; the layout keeps the quiet zone clear."""
+    printing.draw_qr(c, text, x, y, size, quiet_zone=False)
 
 
 @dataclass
