@@ -139,7 +139,7 @@ def _rows(inputs: Sequence[DoseInput], c: validation.Checked, idx: Iterable[int]
         x = inputs[i]
         ps = problems.get(i)
         a = amount[i]
-        reg = x.registered_at
+        reg: Any = x.registered_at
         if reg is not None:
             if timezone.is_naive(reg):
                 reg = timezone.make_aware(reg)
@@ -499,9 +499,28 @@ def load_demo_masters(ctx: AccessContext) -> dict[str, int]:
     return save_masters(ctx, clinics=demo.clinics(store.municipality()), products=demo.products(), lots=demo.lots())
 
 
+def ensure_demo_doses(ctx: AccessContext, var_dir: str | Path, *, seed: int = 2025) -> BatchResult | None:
+    """The demo city's masters, and synthetic dose histories for its residents (from the demo resident
+    file ``people.services.ensure_demo_city`` wrote), loaded once while the ledger is empty. Rows the
+    rules refuse (e.g. a dose after a synthetic death) are skipped. Returns None when already loaded."""
+    from . import synth
+
+    load_demo_masters(ctx)
+    with door(ctx, Operation.SEARCH, resource=RESOURCE, detail="demo doses check"):
+        loaded = Dose.objects.filter(municipality=store.municipality()).exists()
+    residents = Path(var_dir) / f"demo-residents-{seed}.csv"
+    if loaded or not residents.exists():
+        return None
+    inputs = list(synth.generate(synth.read_residents(residents), seed, store.today()))
+    for k, x in enumerate(inputs, start=2):
+        x.ref = f"demo-doses.csv:{k}"
+    return record_batch(ctx, inputs, file_name="demo-doses.csv", skip_invalid=True)
+
+
 __all__ = [
     "ERROR", "BatchResult", "ClinicData", "DoseNotFound", "DoseRejected", "LotData", "ProductData", "SaveResult",
-    "check_inputs", "close_batch", "correct_dose", "file_problem", "load_demo_masters", "note_rejected",
+    "check_inputs", "close_batch", "correct_dose", "ensure_demo_doses", "file_problem", "load_demo_masters",
+    "note_rejected",
     "open_batch", "record_batch", "record_dose", "save_clinic", "save_lot", "save_masters", "save_product",
     "void_dose",
 ]

@@ -479,10 +479,12 @@ def _schedule(
         reported = dose_number[idx]
         infer = valid & (reported == 0)
         dose_number[idx[infer]] = dn[infer]
-        for k in np.nonzero(valid & (reported > 0) & (reported != dn))[0]:
+        for j in np.nonzero(valid & (reported > 0) & (reported != dn))[0]:
+            k = int(j)
             _add(problems, int(idx[k]), problem("dose_number_mismatch", "dose_number", dose=int(reported[k]),
                                                 expected=int(dn[k])))
-        for k in np.nonzero(~valid)[0]:
+        for j in np.nonzero(~valid)[0]:
+            k = int(j)
             w = int(why[k])
             code_name = _ENGINE_REASON.get(w, "extra_dose")
             _add(problems, int(idx[k]), problem(code_name, "dose_number" if code_name == "extra_dose" else "date"))

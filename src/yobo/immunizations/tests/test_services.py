@@ -147,3 +147,16 @@ def test_synthetic_city_imports_with_few_warnings(db: Any, masters: Any, v02: An
     assert r.rejected == 0 and r.inserted == len(inputs)
     assert r.with_warnings < len(inputs) * 0.1, r.codes
     assert parse_iso("2026-11-23") == TODAY
+
+
+def test_demo_doses_load_once(db: Any, v02: Any, tmp_path: Path) -> None:
+    from yobo.people import synth as people_synth
+
+    res = tmp_path / "demo-residents-2025.csv"
+    people_synth.write_csv(res, 150, seed=2025, as_of=date(2025, 4, 1), date_style="mixed")
+    for r in synth.read_residents(res):
+        add_person(r.atena_no, r.birth, sex=r.sex, status=r.status, status_date=r.status_date)
+    first = services.ensure_demo_doses(v02, tmp_path)
+    assert first is not None and first.inserted > 50 and first.applied
+    assert len(selectors.clinics()) == 36 and selectors.products("HPV")
+    assert services.ensure_demo_doses(v02, tmp_path) is None
