@@ -50,6 +50,11 @@ class Command(BaseCommand):
         s = ensure_demo_city(ctx, settings.VAR_DIR)
         if s is not None:
             self.stdout.write(f"デモ市の住民 {s.inserted} 人を取り込みました / loaded {s.inserted} demo residents\n")
+        from yobo.immunizations.services import ensure_demo_doses
+
+        d = ensure_demo_doses(ctx.for_purpose(Purpose.DOSE_IMPORT), settings.VAR_DIR)
+        if d is not None:
+            self.stdout.write(f"デモ市の接種記録 {d.inserted} 件を取り込みました / loaded {d.inserted} demo doses\n")
 
 
 def demo_totp_code() -> str:
