@@ -105,6 +105,27 @@ def pending_queries(ctx: AccessContext) -> list[QueryView]:
         return [_qview(q) for q in rows]
 
 
+def tax_status_for_exchange(ctx: AccessContext, atena_no: str,
+                            params: dict[str, Any]) -> list[dict[str, object]] | None:
+    """The resident-tax status this city assessed for ``params["tax_year"]`` (地方税関係情報), for an
+    answer through the exchange (decision 083; called with the exchange's X02 context). Only what
+    this city's own tax system reported (source ``import``), never an answer this city received
+    from elsewhere. None: nothing held, so nothing is released."""
+    from .models import StatusRecord
+    from .statusfile import StatusKind
+
+    try:
+        year = int(str(params.get("tax_year")))
+    except ValueError:
+        return None
+    a = str(atena_no).strip()
+    with door(ctx, Operation.READ, resource=RESOURCE_STATUS, target=a, detail=f"tax status {year} for exchange"):
+        row = (StatusRecord.objects.filter(municipality=_m(), atena_no=a, kind=int(StatusKind.RESIDENT_TAX),
+                                           tax_year=year, source="import", tax_status__isnull=False)
+               .values_list("tax_status", flat=True).first())
+    return None if row is None else [{"tax_year": year, "tax_status": int(row)}]
+
+
 @dataclass(frozen=True)
 class FeeView:
     fiscal_year: int

@@ -22,7 +22,7 @@ from yobo.audit.door import door
 from yobo.core.context import AccessContext
 from yobo.core.errors import AccessDenied, InputRejected
 from yobo.core.problems import ERROR, Problem
-from yobo.core.purposes import Operation
+from yobo.core.purposes import Operation, Purpose
 from yobo.core.wareki import fiscal_year
 from yobo.people import selectors as people
 from yobo.schedule.rules import CODES as VACCINES
@@ -320,23 +320,34 @@ def check_exemption(ctx: AccessContext, atena_no: str, vaccine: str, applied_on:
 
 
 def _send_query(ctx: AccessContext, q: TaxQuery) -> None:
-    """Send the tax query through the exchange (中間サーバー経由の情報照会) when it offers one.
+    """Send the tax query through the exchange (中間サーバー経由の情報照会, decisions 121 and 083).
 
-    TODO(exchange): ``yobo.exchange`` has no query service yet; the query stays ``pending`` and is
-    listed for staff (``selectors.pending_queries``), who record the answer with ``answer_query``
-    once the intermediary server replies. When the exchange offers a tax-information query, call it
-    here and keep its id in ``exchange_ref`` (decision 121).
-    """
-    try:
-        from yobo.exchange import services as exchange  # type: ignore[attr-defined]
-    except ImportError:
+    ``exchange.services.query_tax_status`` queues it to the municipality the household came from and
+    sends it once this transaction commits; its id is kept in ``exchange_ref`` (state ``sent``) and
+    the answer comes back through ``apply_exchange_answer``. When the exchange cannot tell where the
+    household came from, the query stays ``pending`` for staff (``answer_query``)."""
+    from yobo.exchange import services as exchange
+
+    ref = exchange.query_tax_status(ctx, atena_no=q.atena_no, tax_year=q.tax_year)
+    if ref is None:
         return
-    send = getattr(exchange, "query_tax_status", None)
-    if send is None:
-        return
-    ref = send(ctx.for_purpose(ctx.purpose), atena_no=q.atena_no, tax_year=q.tax_year)
     q.exchange_ref, q.state = str(ref)[:64], QueryState.SENT
     q.save(update_fields=["exchange_ref", "state"])
+
+
+def apply_exchange_answer(ctx: AccessContext, result: Any) -> None:
+    """Take the answer to a tax query from the exchange (registered at app ready, decision 083):
+    a provided status is recorded and the application decided again (``answer_query``, F01);
+    ``not_found``/``withheld`` leave the query for staff."""
+    fctx = ctx.for_purpose(Purpose.FEE_EXEMPTION)
+    with door(fctx, Operation.READ, resource=RESOURCE_QUERY, target=result.atena_no, detail="exchange answer"):
+        q = TaxQuery.objects.filter(municipality=_m(), exchange_ref=result.query_id).first()
+    if q is None or q.state == QueryState.ANSWERED:
+        return
+    rows = [r for r in result.items if str(r.get("tax_year")) == str(q.tax_year)]
+    if result.outcome != "provided" or len(rows) != 1:
+        return
+    answer_query(fctx, q.pk, int(rows[0]["tax_status"]))
 
 
 def answer_query(ctx: AccessContext, query_id: int, tax_status: int) -> int:
