@@ -22,9 +22,16 @@ IMMUNIZATION_HISTORY = ItemSet(
     "immunization_history", "予防接種法による予防接種の実施に関する情報 (接種日・ワクチン・回数)",
     ("vaccine", "dose", "date"),
 )
-ITEM_SETS: dict[str, ItemSet] = {IMMUNIZATION_HISTORY.code: IMMUNIZATION_HISTORY}
-# The clause the demo permission list uses; a city's list names its own.
+# 地方税関係情報 for the fee exemption of 予防接種法 (実費の徴収): the resident tax of one 年度 as the
+# municipality of 1 January assessed it — the 年度 and the 課税区分 (1 課税, 2 非課税, 3 未申告), no
+# amounts, incomes or other members. Answered by the app registered for it (decision 083: fees).
+RESIDENT_TAX = ItemSet(
+    "resident_tax_status", "地方税関係情報 (住民税の課税・非課税の別)", ("tax_year", "tax_status"),
+)
+ITEM_SETS: dict[str, ItemSet] = {s.code: s for s in (IMMUNIZATION_HISTORY, RESIDENT_TAX)}
+# The clauses the demo permission list uses; a city's list names its own.
 DEFAULT_CLAUSE = "番号法第19条第8号 主務省令第2条の表 25の項"
+TAX_CLAUSE = "番号法第19条第8号 主務省令第2条の表 (予防接種法による実費の徴収に関する事務) 地方税関係情報"
 
 
 def only_allowed(item_set: str, rows: list[dict[str, object]]) -> list[dict[str, str]]:

@@ -96,6 +96,7 @@ class Query(models.Model):
     atena_no = models.CharField(max_length=15)
     provider = models.CharField(max_length=6)
     item_set = models.CharField(max_length=40)
+    params = models.JSONField(default=dict, blank=True)  # e.g. {"tax_year": 2026} for resident_tax_status
     clause = models.CharField(max_length=200, blank=True)
     permit_id = models.CharField(max_length=32, blank=True)
     state = models.CharField(max_length=10, choices=QueryState.choices, default=QueryState.QUEUED)

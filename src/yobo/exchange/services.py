@@ -24,15 +24,15 @@ from django.utils import timezone
 
 from yobo.audit.door import door
 from yobo.core.context import AccessContext
-from yobo.core.errors import InputRejected
+from yobo.core.errors import AccessDenied, InputRejected
 from yobo.core.purposes import Operation, Purpose
 from yobo.mynumber import selectors as mynumber
 from yobo.people import protection
 from yobo.people import selectors as people
 
-from . import conf, crypto, ledger
+from . import conf, crypto, ledger, registry
 from .client import HubRefused, HubUnavailable
-from .items import IMMUNIZATION_HISTORY, ITEM_SETS, only_allowed
+from .items import IMMUNIZATION_HISTORY, ITEM_SETS, RESIDENT_TAX, only_allowed
 from .models import (
     CopyEntry,
     CopyRun,
@@ -210,18 +210,33 @@ def _check_code(code: str) -> str:
     return c
 
 
-def send_query(ctx: AccessContext, atena_no: str, provider: str, item_set: str = IMMUNIZATION_HISTORY.code) -> str:
+def _check_params(item_set: str, params: dict[str, Any] | None) -> dict[str, Any]:
+    if item_set == RESIDENT_TAX.code:
+        raw = (params or {}).get("tax_year")
+        try:
+            year = int(str(raw))
+        except ValueError:
+            raise ExchangeRejected("税情報の照会には年度 (tax_year) が必要です。 / tax_year is needed.") from None
+        if not 2000 <= year <= 2100:
+            raise ExchangeRejected(f"年度 {year} は範囲外です。 / tax_year out of range.")
+        return {"tax_year": year}
+    return {}
+
+
+def send_query(ctx: AccessContext, atena_no: str, provider: str, item_set: str = IMMUNIZATION_HISTORY.code,
+               params: dict[str, Any] | None = None) -> str:
     """Query another municipality about one of our persons (usually moved in); returns the query id.
 
     The person is named by this city's linkage code only; the hub translates it to the provider's.
     The query is saved first and sent at once when the hub answers, else retried later (never lost).
-    Purpose X01."""
+    ``params`` travel sealed with the query (``tax_year`` for ``resident_tax_status``). Purpose X01."""
     a = str(atena_no).strip()
     p = _check_code(provider)
     if p == _m():
         raise ExchangeRejected("自団体には照会できません。 / A city cannot query itself.")
     if item_set not in ITEM_SETS:
         raise ExchangeRejected(f"照会できない項目です: {item_set} / Unknown item set.")
+    checked = _check_params(item_set, params)
     people.get_person(ctx, a)
     if _code_of(a) is None:
         try:
@@ -235,10 +250,54 @@ def send_query(ctx: AccessContext, atena_no: str, provider: str, item_set: str =
     with door(ctx, Operation.CREATE, resource=RESOURCE_QUERY, target=a, detail=f"query {p} {item_set}"):
         q = Query.objects.create(
             municipality=_m(), query_id=crypto.new_message_id(), atena_no=a, provider=p, item_set=item_set,
-            requested_by=ctx.username, terminal=ctx.terminal, created_at=timezone.now(),
+            params=checked, requested_by=ctx.username, terminal=ctx.terminal, created_at=timezone.now(),
         )
     flush(ctx)
     return q.query_id
+
+
+def query_tax_status(ctx: AccessContext, *, atena_no: str, tax_year: int, provider: str | None = None) -> str | None:
+    """Queue a query for a person's resident-tax status of ``tax_year`` (地方税関係情報) to the
+    municipality that assessed it; returns the query id, or None when the provider is not known.
+
+    Called by ``fees`` inside its own door (purpose F01, decision 121), so nothing here talks to the
+    hub inside that transaction: the query is saved ``queued`` and sent when the caller's transaction
+    commits (or by the next ``yobo exchange send|inbox``). The provider, unless given, is the
+    municipality this city last queried about the person or a member of the household — the city
+    the family moved from (decision 083); with none, the caller keeps the query for staff."""
+    a = str(atena_no).strip()
+    checked = _check_params(RESIDENT_TAX.code, {"tax_year": tax_year})
+    person = people.get_person(ctx, a)
+    p = _check_code(provider) if provider else _previous_municipality(ctx, a, person.household_no)
+    if p is None or p == _m():
+        return None
+    with door(ctx, Operation.CREATE, resource=RESOURCE_QUERY, target=a, detail=f"query {p} {RESIDENT_TAX.code}"):
+        q = Query.objects.create(
+            municipality=_m(), query_id=crypto.new_message_id(), atena_no=a, provider=p, item_set=RESIDENT_TAX.code,
+            params=checked, requested_by=ctx.username, terminal=ctx.terminal, created_at=timezone.now(),
+        )
+    transaction.on_commit(lambda: _flush_quietly(ctx))
+    return q.query_id
+
+
+def _previous_municipality(ctx: AccessContext, atena_no: str, household_no: str) -> str | None:
+    """The provider of the latest query about this person, else about a member of the household."""
+    members = [m.atena_no for m in people.household_members(ctx, household_no)] if household_no else []
+    with door(ctx, Operation.READ, resource=RESOURCE_QUERY, target=atena_no, detail="previous municipality"):
+        for who in ([atena_no], [m for m in members if m != atena_no]):
+            found = (Query.objects.filter(municipality=_m(), atena_no__in=who).exclude(provider=_m())
+                     .order_by("-created_at", "-pk").values_list("provider", flat=True).first())
+            if found:
+                return str(found)
+    return None
+
+
+def _flush_quietly(ctx: AccessContext) -> None:
+    """Send now if this operator may (X01) and the hub answers; otherwise the queue waits (never lost)."""
+    try:
+        flush(ctx)
+    except (AccessDenied, HubUnavailable, HubRefused, crypto.MessageRejected, FileNotFoundError) as exc:
+        log.info("exchange: queued query left for the next send (%s)", type(exc).__name__)
 
 
 def abandon(ctx: AccessContext, query_id: str) -> None:
@@ -272,12 +331,16 @@ def _request_permit(ctx: AccessContext, q: Query) -> None:
             raise crypto.MessageRejected("malformed")
         envelope = _envelope("query", q.provider, str(permit["permit_id"]),
                              {"query_id": q.query_id, "asker": _m(), "provider": q.provider,
-                              "item_set": q.item_set})
-    except HubUnavailable as exc:
-        with door(ctx, Operation.UPDATE, resource=RESOURCE_QUERY, target=q.atena_no, detail="hub unavailable"):
+                              "item_set": q.item_set, "params": q.params or {}})
+    except (HubUnavailable, AccessDenied) as exc:
+        # No code yet and this operator may not read the number to get one (M01 + the My Number
+        # right): wait like a hub outage, for an operator who may (or the copy registration run).
+        why = (f"中継サーバーに接続できません / hub unavailable ({exc})" if isinstance(exc, HubUnavailable)
+               else "符号未取得: M01と個人番号参照権限のある職員の送信待ち / no linkage code yet (needs M01)")
+        with door(ctx, Operation.UPDATE, resource=RESOURCE_QUERY, target=q.atena_no, detail="permit deferred"):
             q.attempts += 1
             q.next_attempt_at = now + _backoff(q.attempts)
-            q.last_error = f"中継サーバーに接続できません / hub unavailable ({exc})"[:200]
+            q.last_error = why[:200]
             q.save(update_fields=["attempts", "next_attempt_at", "last_error"])
         return
     except (HubRefused, crypto.MessageRejected) as exc:
@@ -402,11 +465,13 @@ def poll(ctx: AccessContext) -> PollSummary:
     deliveries = conf.client().inbox(_request("inbox"))
     counts = {"rejected": 0, "answered": 0, "held": 0, "results": 0}
     done: list[int] = []
+    stored: list[str] = []
     for d in deliveries:
-        counts[_receive(ctx, str(d.get("token", "")))] += 1
+        counts[_receive(ctx, str(d.get("token", "")), stored)] += 1
         done.append(int(d["id"]))
     if done:
         conf.client().ack(_request("ack", ids=done))
+    _hand_over(ctx, stored)
     flush(ctx)
     return PollSummary(len(done) - counts["rejected"], counts["rejected"], counts["answered"], counts["held"],
                        counts["results"])
@@ -417,7 +482,25 @@ def _event(sender: str, msg_id: str, kind: str, outcome: str, reason: str = "") 
                               kind=kind[:10], outcome=outcome, reason=reason[:40])
 
 
-def _receive(ctx: AccessContext, token: str) -> str:
+def _hand_over(ctx: AccessContext, query_ids: list[str]) -> None:
+    """Pass stored results to the app that asked (registered consumer, e.g. fees' tax query), each
+    in its own transaction after the receive one: a consumer that fails (e.g. this operator lacks
+    the consumer's purpose) leaves the result stored here for staff, and is logged."""
+    for qid in query_ids:
+        q = Query.objects.filter(municipality=_m(), query_id=qid).first()
+        fn = registry.consumer(q.item_set) if q is not None else None
+        if q is None or fn is None:
+            continue
+        outcome = "provided" if q.state == QueryState.ANSWERED else str(q.state)
+        result = registry.Result(q.query_id, q.atena_no, q.provider, q.item_set, outcome, list(q.result or []),
+                                 dict(q.params or {}))
+        try:
+            fn(ctx, result)
+        except (AccessDenied, InputRejected) as exc:
+            log.warning("exchange: result of %s not taken by its consumer (%s)", q.item_set, type(exc).__name__)
+
+
+def _receive(ctx: AccessContext, token: str, stored: list[str] | None = None) -> str:
     m = _m()
     sender = msg_id = kind = ""
     try:
@@ -445,6 +528,8 @@ def _receive(ctx: AccessContext, token: str) -> str:
                 outcome = _answer_query(ctx, sender, env, content, delivery)
             elif kind == "answer":
                 outcome = _store_answer(_query_ctx(ctx), sender, env, content)
+                if stored is not None:
+                    stored.append(str(content.get("query_id", "")))
             else:
                 raise crypto.MessageRejected("malformed")
             _event(sender, msg_id, kind, "accepted")
@@ -471,12 +556,22 @@ def _answer_query(ctx: AccessContext, asker: str, env: dict[str, Any], content: 
                      .values_list("atena_no", flat=True).first() or "")
         rec.targets = [atena]
     items: list[dict[str, str]] = []
-    if atena:
+    if atena and item_set == IMMUNIZATION_HISTORY.code:
         with door(pctx, Operation.READ, resource=RESOURCE_COPY, target=atena, detail="answer from copy"):
             rows = list(CopyEntry.objects.filter(municipality=m, atena_no=atena).order_by("vaccine", "dose")
                         .values("vaccine", "dose", "given_on"))
         items = only_allowed(item_set, [{"vaccine": r["vaccine"], "dose": r["dose"],
                                          "date": r["given_on"].isoformat()} for r in rows])
+    elif atena:
+        # Another app holds this item set (decision 083); nothing registered here: nothing to release.
+        fn = registry.provider(item_set)
+        raw = content.get("params")
+        params: dict[str, Any] = dict(raw) if isinstance(raw, dict) else {}
+        got = fn(pctx, atena, params) if fn is not None else None
+        if got is None:
+            atena = ""  # this city holds no such information about the person: not found
+        else:
+            items = only_allowed(item_set, list(got))
     held = bool(atena) and protection.is_protected(pctx, atena)
     state = ProvisionState.HELD if held else ProvisionState.SENT if atena else ProvisionState.NOT_FOUND
     now = timezone.now()
