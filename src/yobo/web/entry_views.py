@@ -52,8 +52,9 @@ from yobo.notices.vouchers import VoucherNumberError, check_voucher_number, damm
 from yobo.people import selectors as people_selectors
 
 SESSION_KEY = "entry_defaults"  # {batch id: {field: value}}: what the next form starts with
+SESSION_CLAIM = "entry_claim"  # {batch id: claim month}
 RECENT = 8  # saved forms listed under the form
-CARRIED = ("vaccine", "date", "product", "lot", "clinic", "doctor", "category")
+CARRIED = ("vaccine", "date", "product", "lot", "amount", "clinic", "doctor", "category")
 
 # The form's fields in the order of the paper 予診票: the number printed at the top (券番号 or
 # 宛名番号), the vaccine and dose named on the form, then the doctor's part (接種年月日, ワクチン名・
@@ -380,12 +381,22 @@ def vaccine_choices() -> tuple[tuple[str, str], ...]:
     return tuple((code, s.name_ja) for code, s in load_series().items())
 
 
-def _masters() -> dict[str, Any]:
-    return {
-        "vaccines": vaccine_choices(),
-        "products": selectors.products(),
-        "categories": [(c.value, CATEGORY_LABELS[c]) for c in Category],
-    }
+def _masters(*, lists: bool = True) -> dict[str, Any]:
+    """What the form needs; ``lists`` adds the datalists (full pages only, not the fragments)."""
+    out: dict[str, Any] = {"categories": [(c.value, CATEGORY_LABELS[c]) for c in Category]}
+    if lists:
+        out |= {"vaccines": vaccine_choices(), "products": selectors.products()}
+    return out
+
+
+def _claim_month(request: HttpRequest, ctx: AccessContext, batch_id: int) -> str:
+    """The 束's claim month (請求月), which every record of the 束 carries; kept in the session so a
+    save does not read the 束 first."""
+    claims = request.session.get(SESSION_CLAIM, {})
+    if str(batch_id) not in claims:
+        claims = dict(claims) | {str(batch_id): selectors.batch(ctx, batch_id).claim_month}
+        request.session[SESSION_CLAIM] = claims
+    return str(claims[str(batch_id)])
 
 
 def _defaults(request: HttpRequest, b: selectors.BatchView) -> dict[str, str]:
@@ -474,6 +485,9 @@ def _screen(request: HttpRequest, ctx: AccessContext, b: selectors.BatchView, f:
             *, status: int = 200) -> HttpResponse:
     closed = b.state != "open"
     mine = b.operator == ctx.username
+    claims = request.session.get(SESSION_CLAIM, {})
+    if not closed and mine and claims.get(str(b.id)) != b.claim_month:
+        request.session[SESSION_CLAIM] = dict(claims) | {str(b.id): b.claim_month}
     return render(request, "web/entry/batch.html", {
         "b": b, "counts": _batch_counts(b), "closed": closed, "mine": mine,
         "f": f or EntryForm(_defaults(request, b) | {"key": ""}),
@@ -540,7 +554,7 @@ def save(request: HttpRequest, batch_id: int) -> HttpResponse:
     otherwise the answer is a fresh form (defaults carried) with the counts and the recent row."""
     try:
         ctx = _ctx(request)
-        b = selectors.batch(ctx, batch_id)
+        claim = _claim_month(request, ctx, batch_id)
     except AccessDenied as exc:
         return _denied(request, exc)
     except InputRejected as exc:
@@ -549,7 +563,7 @@ def save(request: HttpRequest, batch_id: int) -> HttpResponse:
     today = _today()
     f = read_form(ctx, request.POST, today=today, complete=True)
     result = None
-    inp = None if f.blocking else dose_input(f, batch_id=batch_id, claim_month=b.claim_month)
+    inp = None if f.blocking else dose_input(f, batch_id=batch_id, claim_month=claim)
     if inp is not None:
         try:
             result = services.record_dose(ctx, inp, batch_id=batch_id)
@@ -562,15 +576,15 @@ def save(request: HttpRequest, batch_id: int) -> HttpResponse:
     if result is None or inp is None:
         if f.person is not None and not f.person.name_kanji:
             _resolve(ctx, f, today)  # the kept form shows the person again for the visual check
-        return _form_answer(request, ctx, b, f)
+        return _form_answer(request, ctx, selectors.batch(ctx, batch_id), f)
     # The date carried to the next form is shown as 和暦 (R7.3.12) whatever form it was typed in.
     _remember(request, batch_id, f.values | {"date": to_wareki(inp.date, short=True)})
     b = selectors.batch(ctx, batch_id)
     fresh = EntryForm(_defaults(request, b) | {"key": ""})
     saved = _row(result.dose_id, inp.atena_no, inp.vaccine, result.dose_number, inp.date, inp.lot_number,
                  inp.screening_only, result.warnings)
-    ctx_vars = {"b": b, "counts": _batch_counts(b), "f": fresh, "fields": FIELDS, "mine": True,
-                "saved": saved, "unchanged": result.unchanged, **_masters()}
+    ctx_vars = {"b": b, "counts": _batch_counts(b), "f": fresh, "fields": FIELDS, "mine": True, "swapped": True,
+                "saved": saved, "unchanged": result.unchanged, **_masters(lists=False)}
     if _htmx(request):
         return render(request, "web/entry/_saved.html", ctx_vars)
     if result.unchanged:
@@ -584,8 +598,8 @@ def _form_answer(request: HttpRequest, ctx: AccessContext, b: selectors.BatchVie
     """The form kept with its problems: the fragment for htmx, the whole screen otherwise."""
     if _htmx(request):
         # 200 so htmx swaps it (it leaves 4xx answers unswapped); the form says it was not saved.
-        return render(request, "web/entry/_form.html", {"b": b, "f": f, "fields": FIELDS, "kept": True,
-                                                        "mine": True, **_masters()})
+        return render(request, "web/entry/_form.html", {"b": b, "f": f, "fields": FIELDS, "kept": True, "swapped": True,
+                                                        "mine": True, **_masters(lists=False)})
     return _screen(request, ctx, b, f, status=400)
 
 
@@ -605,9 +619,10 @@ def set_aside(request: HttpRequest, batch_id: int) -> HttpResponse:
         return HttpResponseRedirect("/doses/entry/")
     if _htmx(request):
         fresh = EntryForm(_defaults(request, b) | {"key": ""})
-        return render(request, "web/entry/_saved.html", {"b": b, "counts": _batch_counts(b), "f": fresh,
-                                                         "fields": FIELDS, "mine": True, "set_aside": True,
-                                                         **_masters()})
+        return render(request, "web/entry/_saved.html", {
+            "b": b, "counts": _batch_counts(b), "f": fresh, "fields": FIELDS, "mine": True, "set_aside": True,
+            "swapped": True, **_masters(lists=False),
+        })
     messages.info(request, "返戻として計上しました / set aside")
     return HttpResponseRedirect(f"/doses/entry/{batch_id}/")
 

@@ -115,7 +115,7 @@ def test_check_shows_the_person_in_wareki_and_problems_inline(keyer: Any) -> Non
 
 
 def test_save_carries_defaults_and_counts(keyer: Any) -> None:
-    bid = _open(keyer, declared="3")
+    bid = _open(keyer, declared="3", claim_month="２０２５０４")
     r = keyer.post(f"/doses/entry/{bid}/save/", _form(date="7.3.12", lot="AC25614A"), **HX)
     body = r.content.decode()
     assert r.status_code == 200 and "登録しました" in body
@@ -127,7 +127,7 @@ def test_save_carries_defaults_and_counts(keyer: Any) -> None:
     Dose = apps.get_model("immunizations", "Dose")
     d = Dose.objects.get(atena_no=BABY)
     assert d.date == date(2025, 3, 12) and d.batch_id == bid and d.source == "keyed" and d.dose_number == 1
-    assert d.lot_number == "AC25614A" and d.doctor == "山田医師"
+    assert d.lot_number == "AC25614A" and d.doctor == "山田医師" and d.claim_month == "202504"
     # The second dose 18 days later: interval too short — a warning, saved with the record.
     r = keyer.post(f"/doses/entry/{bid}/save/", _form(date="070330", dose="2"), **HX)
     body = r.content.decode()
