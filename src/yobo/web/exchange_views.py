@@ -93,12 +93,18 @@ def index(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def person(request: HttpRequest, atena_no: str) -> HttpResponse:
-    """一人の照会と受信した接種歴 (X01)."""
+    """一人の照会と受信した接種歴 (X01). Asked by htmx (the person page's slot), the fragment only;
+    staff without the exchange duty get an empty slot, not a denied entry per person page."""
+    slot = request.headers.get("HX-Request") == "true"
     try:
         ctx = context_for_request(request, Purpose.EXCHANGE_QUERY)
+        if slot and Purpose.EXCHANGE_QUERY not in ctx.allowed_purposes():
+            return HttpResponse("")
         rows = selectors.queries(ctx, atena_no=atena_no)
     except AccessDenied as exc:
         return _denied(request, exc)
+    if slot:
+        return render(request, "web/exchange/_person_slot.html", {"atena_no": atena_no, "queries": rows})
     return render(request, "web/exchange/person.html", {"atena_no": atena_no, "queries": rows,
                                                           "form": QueryForm(initial={"atena": atena_no})})
 

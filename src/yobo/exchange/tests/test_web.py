@@ -60,9 +60,20 @@ def test_query_review_and_records_pages(hub: Hub, city: Callable[[str], None], a
     assert "回答あり" in page and "JE1 第1回 2024-06-03" in page
     records = c.get("/exchange/records/").content.decode()
     assert "provided" in records and "issued" in records
+    # The person page loads the received history into its slot (htmx): the fragment, not a page.
+    assert 'hx-get="/exchange/person/900001/"' in c.get("/people/900001/").content.decode()
+    slot = c.get("/exchange/person/900001/", headers={"HX-Request": "true"}).content.decode()
+    assert "他団体から受信した接種歴" in slot and "JE1 第1回 2024-06-03" in slot and "<html" not in slot
+    assert c.get("/exchange/person/900002/", headers={"HX-Request": "true"}).content.decode().strip() == ""
 
     # A staff member without the exchange duty is refused (and the door logs it).
     clerk = make_staff("madoguchi", duties=[Duty.CERTIFICATE])
     c.post("/logout/")
     c2 = logged_in(clerk)
     assert c2.get("/exchange/").status_code == 403
+    # ... but the person page's slot stays empty for them, without a denied entry per page view.
+    from yobo.audit.models import AccessLogEntry
+
+    before = AccessLogEntry.objects.count()
+    r = c2.get("/exchange/person/900001/", headers={"HX-Request": "true"})
+    assert r.status_code == 200 and r.content.decode() == "" and AccessLogEntry.objects.count() == before
