@@ -165,7 +165,7 @@ def _child(url: str, residents: Path, doses: Path, size: int) -> dict[str, Any]:
     for phase in ("batch", "rerun"):
         t0 = time.perf_counter()
         try:
-            r = services.record_batch(ctx, inputs, file_name=doses.name)
+            r = services.record_batch(ctx, inputs, file_name=doses.name, skip_invalid=True)
         except services.DoseRejected as exc:
             out[f"{phase}_rejected_examples"] = [str(p) for p in exc.file_problems[:5]]
             raise

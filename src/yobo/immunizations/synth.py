@@ -171,8 +171,9 @@ def _adult_doses(r: Resident, rng: random.Random, mk: _Maker, as_of: date) -> It
             continue
         if rng.random() < 0.5:
             yield mk.dose(r, "FLU-B", 1, season, clinic, _product("FLU-B", rng, r), rng)
-        if fy >= 2024 and season + timedelta(days=7) <= as_of and rng.random() < 0.2:
-            yield mk.dose(r, "COVID-B", 1, season + timedelta(days=7), clinic, _product("COVID-B", rng, r), rng)
+        covid = season + timedelta(days=7)
+        if fy >= 2024 and covid <= as_of and _alive_here(r, covid) and rng.random() < 0.2:
+            yield mk.dose(r, "COVID-B", 1, covid, clinic, _product("COVID-B", rng, r), rng)
     on = sixty_five + timedelta(days=rng.randrange(20, 300))
     if ADULT_START <= on <= as_of and _alive_here(r, on) and rng.random() < 0.3:
         yield mk.dose(r, "PPSV-B", 1, on, clinic, "PNEUMOVAX", rng)
