@@ -48,7 +48,8 @@ class Command(OperatorCommand):
         q = common(sub.add_parser("query", help="情報照会 / query another municipality"))
         q.add_argument("--atena", required=True)
         q.add_argument("--from", dest="provider", required=True, help="照会先の地方公共団体コード")
-        q.add_argument("--items", default="immunization_history")
+        q.add_argument("--items", default="immunization_history", help="immunization_history | resident_tax_status")
+        q.add_argument("--tax-year", type=int, default=None, help="税情報の年度 / the 年度 of a tax query")
         common(sub.add_parser("inbox", help="受信・自動回答 / receive, answer, store results"))
         common(sub.add_parser("send", help="送信待ちの再送 / retry what waits for the hub"))
         a = common(sub.add_parser("answer", help="確認待ちの回答 / review held answers"))
@@ -62,6 +63,9 @@ class Command(OperatorCommand):
         r = common(sub.add_parser("reconcile", help="副本と原本の照合 / copy versus original"))
         r.add_argument("--out", type=Path, default=None, help="差異のCSV / differences as CSV")
         common(sub.add_parser("records", help="情報提供等記録 (中継サーバー) / provision records at the hub"))
+        dp = common(sub.add_parser("demo-prepare", help="デモ用: 医療機関等のマスタと支援措置の申請 / demo masters"))
+        dp.add_argument("--protect", action="append", default=[], metavar="ATENA",
+                        help="支援措置の設定を申請 (確認待ちも自動回答されない) / request protection")
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -97,7 +101,8 @@ class Command(OperatorCommand):
 
     def _query(self, o: dict[str, Any]) -> None:
         ctx = self.context(Purpose.EXCHANGE_QUERY, o)
-        qid = services.send_query(ctx, o["atena"], o["provider"], o["items"])
+        params = {"tax_year": o["tax_year"]} if o["tax_year"] is not None else None
+        qid = services.send_query(ctx, o["atena"], o["provider"], o["items"], params)
         q = selectors.query(ctx, qid)
         if q is None:  # pragma: no cover - just created
             raise InputRejected(f"照会 {qid} がありません。 / No query {qid}.")
@@ -156,6 +161,13 @@ class Command(OperatorCommand):
         rows = services.hub_records(self.context(Purpose.EXCHANGE_QUERY, o))
         self.emit(o, rows, "\n".join(f"{r['at']}\t{r['event']}\t{r['asker']}→{r['provider']}\t{r['clause']}\t"
                                      f"{r['outcome']}\t{r['detail']}" for r in rows) + "\n")
+
+
+    def _demo_prepare(self, o: dict[str, Any]) -> None:
+        from yobo.exchange import demo
+
+        out = demo.prepare_city(self.context(Purpose.DOSE_IMPORT, o), protect=o["protect"])
+        self.emit(o, out, f"マスタ {out['masters']} 支援措置申請 {out['protection_requests']}\n")
 
 
 class IntegrityMismatch(YoboError):
