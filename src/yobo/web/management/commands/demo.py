@@ -21,11 +21,21 @@ class Command(BaseCommand):
             "--code", action="store_true",
             help="demo-admin の現在の確認コードを表示 / print demo-admin's current TOTP code (demo only)",
         )
+        parser.add_argument("--cities", type=int, choices=[1, 2], default=1,
+                            help="2: 中継サーバーと2市を別プロセスで起動 / the hub and two cities (exchange demo)")
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["code"]:
             self.stdout.write(demo_totp_code())
             return
+        if options["cities"] == 2:
+            from pathlib import Path
+
+            from yobo.exchange.demo import run_two_cities
+
+            base = Path(settings.VAR_DIR) / "two-cities"
+            raise SystemExit(run_two_cities(base, port=options["port"], serve=not options["no_serve"],
+                                            out=self.stdout))
         port = options["port"]
         result = run_init(settings.MUNICIPALITY_CODE, demo_operator=True, base_url=f"http://localhost:{port}")
         self.stdout.write(render_text(result))
