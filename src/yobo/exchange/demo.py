@@ -266,7 +266,9 @@ def run_two_cities(base: Path, *, port: int, serve: bool, out: Writer) -> int:
         residents = a.root / "var" / "demo-residents-2025.csv"
         family = pick_mover(residents, date.today())
         child_a = family[0]["宛名番号"]
-        copies = a.json("exchange", "register-copies", "--atena", *[r["宛名番号"] for r in family][:1])
+        family_a = [r["宛名番号"] for r in family]
+        copies = a.json("exchange", "register-copies", *(x for f in family_a for x in ("--atena", f)))
+        a.json("exchange", "codes", *(x for f in family_a for x in ("--atena", f)))  # parents have no copy
         say(f"A: 副本登録 / copies of {child_a}: {copies['inserted']} 件, 符号 {copies['codes_acquired']}\n")
         atenas_b = moved_in_file(family, b.root / "moved-in.csv", date.today())
         b.run("residents", "import", str(b.root / "moved-in.csv"), "--no-progress")
@@ -280,8 +282,10 @@ def run_two_cities(base: Path, *, port: int, serve: bool, out: Writer) -> int:
             got = b.json("exchange", "inbox")
             say(f"A: 自動回答 / answered {answered['answered']} (held {answered['held']}); "
                 f"B: 結果 / results {got['results']}\n")
-        hist = b.json("exchange", "status", "--atena", child_b)[0]
+        hist = next(q for q in b.json("exchange", "status", "--atena", child_b)
+                    if q["state"] == "answered" and q.get("item_set", "immunization_history") == "immunization_history")
         say(f"B: {child_b} の接種歴 (A から) / history received: {len(hist['result'] or [])} 件\n")
+        _tax_step(a, b, family_a, child_b, say)
         if not serve:
             return 0
         for party, host, p in ((a, "localhost", port_a), (b, "127.0.0.1", port_b)):
@@ -300,6 +304,7 @@ def run_two_cities(base: Path, *, port: int, serve: bool, out: Writer) -> int:
             "A と B はホスト名を変えています (localhost / 127.0.0.1): ログインのクッキーが混ざらないように。"
             " / Different host names keep the two logins apart.\n終了は Ctrl+C / Ctrl+C stops all.\n")
         out.flush()
+        signal.signal(signal.SIGTERM, _interrupt)  # stopped by a service manager: still stop the children
         while all(s.poll() is None for s in servers) and hub_proc.proc.poll() is None:
             time.sleep(1)
         return 1
@@ -311,8 +316,31 @@ def run_two_cities(base: Path, *, port: int, serve: bool, out: Writer) -> int:
         hub_proc.stop()
 
 
+def _tax_step(a: Party, b: Party, family_a: Sequence[str], child_b: str, say: Any) -> None:
+    """Fee exemption at B needs the family's resident tax of this 年度, assessed by A (decision 083):
+    A's tax system reported them 非課税; B's check sends the tax queries, A answers, B decides."""
+    if b.json("fees", "decisions", "--atena", child_b):
+        return
+    year = date.today().year if date.today().month >= 6 else date.today().year - 1
+    status = a.root / "tax-status.csv"
+    status.write_text("宛名番号,種別,年度,課税区分,開始日,終了日\n" + "".join(f"{x},1,{year},2,,\n" for x in family_a),
+                      encoding="utf-8")
+    a.run("fees", "import-status", str(status))
+    first = b.json("fees", "check", "--atena", child_b, "--vaccine", "JE1")
+    a.json("exchange", "inbox")
+    b.json("exchange", "inbox")
+    [d] = b.json("fees", "decisions", "--atena", child_b)
+    say(f"B: 実費徴収の免除 / fee exemption of {child_b}: {first.get('result', '?')} → {d.get('result')} "
+        f"(A への税情報照会 {year}年度 / tax status queried from A)\n")
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def _port_free(port: int) -> bool:
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:

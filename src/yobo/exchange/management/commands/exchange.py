@@ -45,6 +45,8 @@ class Command(OperatorCommand):
                        help="中継サーバーの公開鍵 (yobo hub keys show の出力) / the hub's public key")
         rc = common(sub.add_parser("register-copies", help="副本登録 / register copies from the dose records"))
         rc.add_argument("--atena", action="append", default=None, help="この宛名のみ (繰返し可) / only these persons")
+        cd = common(sub.add_parser("codes", help="符号取得 (副本のない人も) / linkage codes for these persons"))
+        cd.add_argument("--atena", action="append", required=True, help="宛名番号 (繰返し可)")
         q = common(sub.add_parser("query", help="情報照会 / query another municipality"))
         q.add_argument("--atena", required=True)
         q.add_argument("--from", dest="provider", required=True, help="照会先の地方公共団体コード")
@@ -99,6 +101,10 @@ class Command(OperatorCommand):
         self.emit(o, data, f"副本登録 {s.run_id}: 対象 {s.persons}人 追加{s.inserted} 更新{s.updated} 削除{s.deleted} "
                            f"変更なし{s.unchanged} 符号取得{s.codes['acquired']} 番号未登録{s.codes['no_number']}\n")
 
+    def _codes(self, o: dict[str, Any]) -> None:
+        out = services.acquire_codes(self.context(Purpose.COPY_REGISTRATION, o), o["atena"])
+        self.emit(o, out, f"符号取得 {out['acquired']} 取得済み {out['held']} 番号未登録 {out['no_number']}\n")
+
     def _query(self, o: dict[str, Any]) -> None:
         ctx = self.context(Purpose.EXCHANGE_QUERY, o)
         params = {"tax_year": o["tax_year"]} if o["tax_year"] is not None else None
@@ -137,8 +143,8 @@ class Command(OperatorCommand):
 
     def _status(self, o: dict[str, Any]) -> None:
         rows = selectors.queries(self.context(Purpose.EXCHANGE_QUERY, o), atena_no=o["atena"])
-        data = [{"query_id": q.query_id, "atena_no": q.atena_no, "provider": q.provider, "state": q.state,
-                 "created_at": q.created_at, "result": q.result} for q in rows]
+        data = [{"query_id": q.query_id, "atena_no": q.atena_no, "provider": q.provider, "item_set": q.item_set,
+                 "state": q.state, "created_at": q.created_at, "result": q.result} for q in rows]
         self.emit(o, data, "\n".join(f"{q.query_id}\t{q.created_at:%Y-%m-%d %H:%M}\t{q.atena_no}\t→{q.provider}\t"
                                      f"{q.state_label}" for q in rows) + "\n")
 
