@@ -18,7 +18,7 @@ HELP = """yobo — 予防接種台帳 (immunization registry)
 usage: yobo COMMAND [ARGS...]   (every command takes --help)
 
   init              データベースの作成・更新 / create or migrate the database (--demo-operator)
-  demo              デモ市を起動 / set up and serve the demo city
+  demo              デモ市を起動 / set up and serve the demo city (--cities 2: 中継サーバーと2市)
   audit             アクセスログ: verify, review, checkpoint, archive
   mynumber          個人番号: rotate-keys, reindex
   staff             職員アカウント・端末の管理 / staff accounts and terminals
