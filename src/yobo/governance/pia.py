@@ -30,7 +30,7 @@ from yobo.core.purposes import DUTY_PURPOSES, Operation, Purpose
 from yobo.exports import registry as export_registry
 from yobo.exports import selectors as export_selectors
 
-from . import retention
+from . import registry, retention
 from .models import PiaChange, PiaSnapshot, RequestState, ResidentRequest, SelfInspection
 
 RESOURCE = "governance.pia"
@@ -122,6 +122,22 @@ def facts(ctx: AccessContext) -> dict[str, Any]:
         "export_kinds": {k.code: {"label": k.label, "items": list(k.items)} for k in export_registry.all_kinds()},
         "duty_policy": {d.value: sorted(p.value for p in ps) for d, ps in DUTY_PURPOSES.items()},
     }
+
+
+def record_counts(ctx: AccessContext, as_of: date | None = None) -> dict[str, dict[str, Any]]:
+    """Per registered record type: records held now and those due on ``as_of`` under the rule in
+    force (counts only, through each app's registered functions). Not a tracked fact: counts move daily."""
+    d = as_of or timezone.localdate()
+    years = {r.record_type: r.years for r in retention.rules(ctx)}
+    out: dict[str, dict[str, Any]] = {}
+    with door(ctx, Operation.READ, resource=RESOURCE, detail="pia record counts (counts only)"):
+        for t in registry.record_types():
+            y = years.get(t.code, t.default_years)
+            cutoff = retention.years_before(d, y)
+            out[t.code] = {"label": t.label, "years": y, "cutoff": cutoff.isoformat(),
+                           "held": int(t.count_held(ctx)) if t.count_held else None,
+                           "due": int(t.count_due(ctx, cutoff))}
+    return out
 
 
 # Which facts are PIA items, and how a change to them is described in the change log.
@@ -257,6 +273,7 @@ def build_report(ctx: AccessContext, date_from: date, date_to: date, *, verify: 
                                      "staff_with_mynumber_right_range", "contractor_accounts",
                                      "contractor_companies")},
         "retention": f["retention"],
+        "records": record_counts(ctx),
         "exports": asdict(ex),
         "deletions": [asdict(r) for r in runs],
         "access_log_verification": (
@@ -365,9 +382,12 @@ def write_pdf(report: dict[str, Any], path: Path) -> None:
         ["委託先アカウント", c["contractor_accounts"], ", ".join(c["contractor_companies"])],
     ], [0.55, 0.15, 0.30])
     d.heading("2. 保管期間")
-    d.table(["記録の種類", "年数", "評価書の区分", "方法", "根拠"],
-            [[v["label"], v["years"], v["choice"], v["action"], v["basis"]] for v in report["retention"].values()],
-            [0.25, 0.08, 0.17, 0.12, 0.38])
+    recs = report.get("records", {})
+    d.table(["記録の種類", "年数", "評価書の区分", "方法", "保有件数", "期限到来", "根拠"],
+            [[v["label"], v["years"], v["choice"], v["action"],
+              "" if recs.get(k, {}).get("held") is None else recs[k]["held"], recs.get(k, {}).get("due", ""),
+              v["basis"]] for k, v in report["retention"].items()],
+            [0.22, 0.06, 0.14, 0.1, 0.09, 0.09, 0.3])
     ex = report["exports"]
     d.heading("3. 外部媒体への出力 (媒体管理簿)")
     d.line(f"申請 {ex['requests']}件 / 承認 {ex['approved_or_produced']}件 / 却下 {ex['rejected']}件"

@@ -42,6 +42,8 @@ class RecordType:
     count_due: Callable[[AccessContext, date], int]
     purge: Callable[[AccessContext, date], int] | None = None  # None: listed for review, never deleted
     min_years: int = 1
+    # how many records of the type are held now (PIA report); None: not counted
+    count_held: Callable[[AccessContext], int] | None = None
 
     def __post_init__(self) -> None:
         if self.action not in ACTIONS:
