@@ -11,3 +11,6 @@ class ImmunizationsConfig(AppConfig):
         from .vrs_export import register_kinds  # the approved-export kinds of the VRS upload and error list
 
         register_kinds()
+        from .governance_hooks import register  # retention, disclosure and corrections (decision 092)
+
+        register()
