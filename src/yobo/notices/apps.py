@@ -18,3 +18,6 @@ class NoticesConfig(AppConfig):
                 code=MAILING_KIND, label="接種券・勧奨通知の発送ファイル（印刷・封入封緘委託）",
                 items=MAILING_ITEMS, purposes=frozenset({"N02", "N03"}), target_column=None,
             ))
+        from .governance_hooks import register  # retention and disclosure (decision 092)
+
+        register()
