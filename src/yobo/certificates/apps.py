@@ -6,3 +6,8 @@ class CertificatesConfig(AppConfig):
     label = "certificates"
     verbose_name = "接種証明書"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from .governance_hooks import register  # retention and disclosure (decision 092)
+
+        register()
