@@ -163,9 +163,9 @@ def identify(ctx: AccessContext, application_id: int, atena_no: str, method: str
     if method not in SearchMethod.values:
         raise InputRejected("検索方法が正しくありません。 / Unknown search method.")
     a = str(atena_no).strip()
-    people.get_person(ctx, a)  # exists (raises PersonNotFound), and the read is logged under C01
     with door(ctx, Operation.UPDATE, resource=APPLICATION_RESOURCE, target=a,
               detail=f"application {application_id} identified by {method}"):
+        people.get_person(ctx, a)  # exists (else PersonNotFound); the read is logged under C01, one commit
         app = _open_application(application_id)
         app.atena_no, app.search_method, app.state = a, method, ApplicationState.IDENTIFIED
         app.identified_by_id = ctx.staff_id
