@@ -173,7 +173,8 @@ def _child(url: str, residents: Path, doses: Path, size: int) -> dict[str, Any]:
         out[f"{phase}_counts"] = {"inserted": r.inserted, "unchanged": r.unchanged, "rejected": r.rejected,
                                   "with_warnings": r.with_warnings}
         out[f"{phase}_rss_mb"] = _rss_mb()
-    out["warnings_by_code"] = r.codes
+        if phase == "batch":
+            out["problems_by_code"] = r.codes
     total = out["read_s"] + out["batch_s"]
     out["import_rows_per_s"] = round(size / total)
     out["import_vs_baseline"] = round(out["import_rows_per_s"] / out["baseline_rows_per_s"], 3)
