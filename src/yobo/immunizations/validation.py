@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from yobo.core.problems import mask_numbers
 from yobo.schedule.ages import MAX_DATE, MIN_DATE, np_attain_months, np_civil, np_fiscal_year, np_fy_end
 from yobo.schedule.engine import (
     CODE_INDEX,
@@ -109,7 +110,8 @@ class DoseProblem:
 
 def problem(code: str, field_name: str | None = None, **values: object) -> DoseProblem:
     severity, ja, en = RULES[code]
-    return DoseProblem(code, severity, f"{ja.format(**values)} / {en}", field_name)
+    # A My Number keyed into the wrong field must not come back in a message (core.problems).
+    return DoseProblem(code, severity, mask_numbers(f"{ja.format(**values)} / {en}"), field_name)
 
 
 # --- what the rules need, loaded in bulk by the caller ---------------------------------------------
@@ -438,8 +440,8 @@ def _schedule(
     products = _series_products()
     for a, v, d, prod in ledger.rows:
         p = persons.index.get(a)
-        if p is None or p not in pos or v not in CODE_INDEX:
-            continue
+        if p is None or p not in pos or v not in CODE_INDEX or np.datetime64(d, "D") < persons.birth[p]:
+            continue  # (a dose before a since-corrected birth date is left to staff, not to the engine)
         h_person.append(pos[p])
         h_code.append(CODE_INDEX[v])
         h_date.append(d)

@@ -150,3 +150,25 @@ def test_clinic_master_contract_dates(city: Any, masters: Any) -> None:
     assert closed is not None and not closed.contracted_on(date(2026, 1, 1))
     assert len(selectors.clinics(on=date(2026, 1, 1))) == len(selectors.clinics()) - 1
     assert {p.code for p in selectors.products("ROTA")} == {"RV1", "RV5"}
+
+
+def test_a_my_number_keyed_as_atena_is_masked_in_messages(city: Any, masters: Any, v01: Any) -> None:
+    import random
+
+    from yobo.mynumber import checkdigit
+
+    number = checkdigit.generate(random.Random(5))
+    with pytest.raises(DoseRejected) as exc:
+        services.record_dose(v01, dose(number, "MR1", date(2026, 1, 20)))
+    text = str(exc.value) + " ".join(p.message for p in exc.value.problems)
+    assert number not in text and "unknown_person" in text
+
+
+def test_ledger_dose_before_a_corrected_birth_date_does_not_break_the_batch(
+        city: Any, masters: Any, v01: Any) -> None:
+    from yobo.people.models import Person
+
+    services.record_dose(v01, dose(CHILD, "JE1", date(2022, 6, 1)))
+    Person.objects.filter(atena_no=CHILD).update(birth_date=date(2022, 7, 1))  # the register corrected it
+    r = services.record_dose(v01, dose(CHILD, "MR1", date(2023, 7, 5)))
+    assert r.dose_id is not None
