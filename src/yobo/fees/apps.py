@@ -17,3 +17,6 @@ class FeesConfig(AppConfig):
 
         registry.register_provider(RESIDENT_TAX.code, selectors.tax_status_for_exchange)
         registry.register_consumer(RESIDENT_TAX.code, services.apply_exchange_answer)
+        from .governance_hooks import register  # retention and disclosure (decision 092)
+
+        register()
