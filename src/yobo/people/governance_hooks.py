@@ -1,0 +1,55 @@
+"""What people plugs into governance (decision 092): the record type of its change history.
+
+``people.history`` 異動・変更履歴 — a history row falls due 20 years after the change (the dose
+records' rule: the history says when a person lived here, which the dose records are read against),
+at least 5; the newest row of each person is never due, so the trail always ends at the person's
+current version. The person record itself is never deleted while resident; moved-out and deceased
+persons are listed for review by governance (``people.left``), and the disclosure parts of the
+person and their history are governance's own.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+
+from django.db.models import Exists, OuterRef, QuerySet
+from django.utils import timezone
+
+from yobo.audit.door import door
+from yobo.core.context import AccessContext
+from yobo.core.purposes import Operation
+from yobo.governance import registry
+
+from .models import PersonHistory
+
+BASIS = "接種記録と同じ (予防接種法施行令第6条の2: 5年以上; 評価書: 20年以上); 各人の最新の履歴は残す"
+
+
+def _m() -> str:
+    from django.conf import settings
+
+    return str(settings.MUNICIPALITY_CODE)
+
+
+def _due(cutoff: date) -> QuerySet[PersonHistory]:
+    newer = PersonHistory.objects.filter(municipality=OuterRef("municipality"), atena_no=OuterRef("atena_no"),
+                                         changed_at__gt=OuterRef("changed_at"))
+    start = datetime.combine(cutoff, time.min, tzinfo=timezone.get_current_timezone())
+    return PersonHistory.objects.filter(Exists(newer), municipality=_m(), changed_at__lt=start)
+
+
+def _purge(ctx: AccessContext, cutoff: date) -> int:
+    with door(ctx, Operation.DELETE, resource="people.history", detail=f"retention before={cutoff}") as rec:
+        # One DELETE with the filter. Its result does not depend on the order rows go in: a person's
+        # newest row is never due, so every due row keeps a newer one to the end.
+        qs = _due(cutoff)
+        n = int(qs._raw_delete(qs.db))
+        rec.detail = f"retention delete before={cutoff} n={n}"
+    return n
+
+
+def register() -> None:
+    registry.register_record_type(registry.RecordType(
+        "people.history", "宛名の異動・変更履歴", 20, BASIS, "delete",
+        lambda ctx, cutoff: int(_due(cutoff).count()), _purge, min_years=5,
+        count_held=lambda ctx: int(PersonHistory.objects.filter(municipality=_m()).count())))
