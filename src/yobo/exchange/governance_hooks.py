@@ -6,7 +6,8 @@
   left behind after a year.
 - ``exchange.query`` 情報照会の記録 and ``exchange.provision`` 情報提供の記録 — who asked whom for which
   item set, when, with what outcome: 7 years, as the 情報提供等の記録 of the network (番号法第23条,
-  施行令第29条). A provision still held for review is never due.
+  施行令第29条). A provision still held for review is never due; a query whose result is still held
+  waits until that result is emptied.
 - ``exchange.copy`` 副本 — the copy of the dose records offered to other bodies; it follows the dose
   records' rule (20 years by default, at least 5), so the next copy registration does not put back
   what a deletion run took away. Keep the two at the same number of years.
@@ -42,12 +43,14 @@ def _start(d: date) -> datetime:
 
 def _results_due(cutoff: date) -> QuerySet[Query]:
     return Query.objects.filter(municipality=conf.municipality(), state__in=FINAL_QUERY_STATES,
-                                completed_at__lt=_start(cutoff), purged_at__isnull=True)
+                                completed_at__lt=_start(cutoff), result__isnull=False)
 
 
 def _queries_due(cutoff: date) -> QuerySet[Query]:
+    # A query whose result is still held waits for the result's own purge (next run at the latest), so
+    # neither type's count depends on the other's deletions in the same run.
     return Query.objects.filter(municipality=conf.municipality(), state__in=FINAL_QUERY_STATES,
-                                completed_at__lt=_start(cutoff))
+                                completed_at__lt=_start(cutoff), result__isnull=True)
 
 
 def _provisions_due(cutoff: date) -> QuerySet[Provision]:

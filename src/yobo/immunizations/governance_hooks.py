@@ -15,7 +15,7 @@ Record types:
   the correction records (before/after snapshots) are deleted. An anonymised row's 宛名番号 becomes
   ``#<id>``: no person has it, and the one-active-record-per-person index stays satisfied.
 - ``immunizations.entry_batch`` 入力束・取込の記録 — counts only, deleted 5 years after they were
-  opened once no dose record refers to them any more (anonymisation drops that reference).
+  opened (closed ones); the dose records keep their own rule and simply lose the batch reference.
 - ``immunizations.vrs_match`` VRS照合の結果 — a run with its error-list lines, 5 years after the run.
 
 Each purge is set-based (one statement per level of the correction chain, one per table otherwise)
@@ -28,7 +28,7 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from typing import Any
 
-from django.db.models import CharField, Exists, OuterRef, QuerySet, Value
+from django.db.models import CharField, QuerySet, Value
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
@@ -100,14 +100,17 @@ def _dose_purge(ctx: AccessContext, cutoff: date) -> int:
 
 
 def _batches_due(cutoff: date) -> QuerySet[EntryBatch]:
+    # Only the batch's own date decides: what is due never depends on another type's deletions
+    # earlier in the same run, so the planned count stays exact.
     return EntryBatch.objects.filter(municipality=store.municipality(), opened_at__lt=_start(cutoff)).exclude(
-        state="open").exclude(Exists(Dose.objects.filter(batch_id=OuterRef("pk"))))
+        state="open")
 
 
 def _batch_purge(ctx: AccessContext, cutoff: date) -> int:
     with door(ctx, Operation.DELETE, resource="immunizations.batch", detail=f"retention before={cutoff}") as rec:
-        # One DELETE with the filter; Django's delete() would load the rows to check the PROTECT links
-        # that the filter has already excluded.
+        Dose.objects.filter(batch_id__in=_batches_due(cutoff).values("id")).update(batch=None)
+        # One DELETE with the filter; Django's delete() would load the rows to check the PROTECT link
+        # cleared just above.
         n = int(_batches_due(cutoff)._raw_delete(EntryBatch.objects.db))
         rec.detail = f"retention delete before={cutoff} n={n}"
     return n
