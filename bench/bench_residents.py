@@ -9,6 +9,13 @@ For SQLite and PostgreSQL, each in a fresh database and its own process (so peak
 - ``reimport``: the same file again (everything unchanged);
 - ``diff``: a diff file with 1% of the persons changed (address, some moved out or deceased).
 
+Each import phase also reports its steps (``<phase>_phases``, seconds): ``read_wait`` (reading
+in-process, or waiting for the reader worker), ``stage_load`` (COPY/executemany into staging),
+``vault_chunks`` (blind index, lookups, sealing, vault staging), ``duplicates``, ``vault_finish``,
+``apply_*`` (delta join, history, update, insert, index build, households, ANALYZE, absences) and
+``vault_deceased``. The import loads in the main process while a worker process reads (files of
+``importer.WORKER_MIN_BYTES`` and more), so the steps overlap with the reading.
+
 Targets: full import ≥ 50% of the baseline's rows per second; the 1% diff under 3 s.
 PostgreSQL database: ``YOBO_BENCH_PG`` (default ``postgresql://postgres@127.0.0.1:5432/yobo_bench``),
 dropped and re-created (its name must contain "bench"). SQLite: a file under a temporary directory.
@@ -157,6 +164,7 @@ def _child(url: str, full: Path, diff: Path, size: int) -> dict[str, Any]:
         out[f"{phase}_s"] = round(secs, 2)
         out[f"{phase}_counts"] = {k: getattr(s, k) for k in ("inserted", "updated", "unchanged", "rejected")}
         out[f"{phase}_rss_mb"] = _rss_mb()
+        out[f"{phase}_phases"] = dict(s.phases)  # seconds per step (importer._Phases)
     out["full_rows_per_s"] = round(size / out["full_s"])
     out["full_vs_baseline"] = round(out["full_rows_per_s"] / out["baseline_rows_per_s"], 3)
     out["diff_under_3s"] = out["diff_s"] < 3.0

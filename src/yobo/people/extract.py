@@ -20,12 +20,15 @@ from __future__ import annotations
 
 import codecs
 import csv
+import hashlib
+import pickle
+import sys
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import TextIO
+from typing import Any, BinaryIO, NamedTuple, TextIO
 
 from yobo.core.errors import InputRejected
 
@@ -591,6 +594,131 @@ def read_extract(
     return result
 
 
+# --- the importer's feed: rows ready for its staging table, in chunks ---------------------------
+#
+# The resident import (``yobo.people.importer``) reads large files in a worker process so that
+# reading and validating (the slowest per-row work) overlaps with loading and the vault in the main
+# process. What runs in the worker lives here because this module imports no Django.
+
+
+def record_hash(rec: ResidentRecord) -> str:
+    """Digest of the register fields (``row_hash``; never the My Number: it lives in the vault only)."""
+    parts = (
+        rec.household_no, rec.name_kanji, rec.name_kana, rec.birth_date.isoformat(), str(rec.sex), rec.relationship,
+        rec.postal_code, rec.address, rec.address_extra, rec.phone, str(rec.status),
+        rec.change_date.isoformat() if rec.change_date else "", rec.change_reason,
+    )
+    return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).hexdigest()
+
+
+class StageChunk(NamedTuple):
+    """Up to ``size`` valid rows for the importer's staging table, and what was found on the way.
+
+    ``rows``: PostgreSQL COPY text (bytes, one line per row) or tuples for ``executemany``, in the
+    staging column order (宛名番号, the 13 register fields, the search keys, row hash, source row);
+    ``pairs``: (source row, 宛名番号, My Number) for the vault; ``problems``/``rejected``: found in
+    these rows. The last chunk has ``last`` set, the counts of the whole file and its SHA-256.
+    """
+
+    rows: Any
+    size: int
+    pairs: list[tuple[int, str, str]]
+    problems: list[Problem]
+    rejected: list[RejectedRow]
+    last: bool = False
+    rows_read: int = 0
+    rows_ok: int = 0
+    sha256: str = ""
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_text(s: str) -> str:
+    # Validation already refused control characters; a backslash still needs escaping in COPY text.
+    return s if s.isprintable() and "\\" not in s else s.translate(_COPY_ESCAPES)
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def stage_chunks(path: str | Path, encoding: str, as_of: date, *, copy_text: bool,
+                 size: int = 5000) -> Iterator[StageChunk]:
+    """Read the extract (``encoding`` as detected by ``read_extract``) and yield its valid rows in
+    chunks ready for the staging table; duplicates are left to the caller (``check_duplicates``
+    off). Header problems are not repeated (the caller has them from ``read_extract``)."""
+    res = ExtractResult(Path(path), encoding, as_of, check_duplicates=False)
+    res._read_header()
+    problems, rejected = res.problems, res.rejected
+    problems.clear()
+    rows: list[Any] = []
+    pairs: list[tuple[int, str, str]] = []
+    add, add_pair, rh, esc = rows.append, pairs.append, record_hash, _copy_text
+    for r in res:
+        if r.my_number is not None:
+            add_pair((r.row, r.atena_no, r.my_number))
+        cd = r.change_date.isoformat() if r.change_date else None
+        if copy_text:
+            add("\t".join((
+                r.atena_no, r.household_no, esc(r.name_kanji), esc(r.name_kana), r.birth_date.isoformat(), str(r.sex),
+                esc(r.relationship), r.postal_code, esc(r.address), esc(r.address_extra), esc(r.phone),
+                str(r.status), cd or "\\N", esc(r.change_reason), esc(r.kanji_key), esc(r.kana_key), rh(r), str(r.row),
+            )))
+        else:
+            add((
+                r.atena_no, r.household_no, r.name_kanji, r.name_kana, r.birth_date.isoformat(), r.sex, r.relationship,
+                r.postal_code, r.address, r.address_extra, r.phone, r.status, cd, r.change_reason, r.kanji_key,
+                r.kana_key, rh(r), r.row,
+            ))
+        if len(rows) >= size:
+            yield _chunk(rows, copy_text, pairs, problems, rejected)
+            rows.clear()
+            pairs.clear()
+            problems.clear()
+            rejected.clear()
+    chunk = _chunk(rows, copy_text, pairs, problems, rejected)
+    yield chunk._replace(last=True, rows_read=res.rows_read, rows_ok=res.rows_ok, sha256=file_sha256(res.path))
+
+
+def _chunk(rows: list[Any], copy_text: bool, pairs: list[tuple[int, str, str]], problems: list[Problem],
+           rejected: list[RejectedRow]) -> StageChunk:
+    data = ("\n".join(rows) + "\n").encode() if copy_text and rows else (b"" if copy_text else list(rows))
+    return StageChunk(data, len(rows), list(pairs), list(problems), list(rejected))
+
+
+def feed(out: BinaryIO, path: str, encoding: str, as_of: date, copy_text: bool, size: int) -> None:
+    """Worker entry: write ``stage_chunks`` to ``out`` (a pipe) as a sequence of pickles.
+
+    The pipe is the bound on memory: a write blocks until the importer has taken the previous
+    chunk, so the worker is at most one chunk ahead. An error is sent as a string (never with a
+    cell value: it is masked like every problem message) and ends the feed.
+    """
+    try:
+        for chunk in stage_chunks(path, encoding, as_of, copy_text=copy_text, size=size):
+            pickle.dump(chunk, out, protocol=pickle.HIGHEST_PROTOCOL)
+            out.flush()
+    except Exception as exc:
+        pickle.dump(mask_numbers(f"{type(exc).__name__}: {exc}"[:500]), out)
+        out.flush()
+
+
+def _feed_main(argv: list[str]) -> int:
+    """``python -m yobo.people.extract --feed PATH ENCODING AS_OF pg|sqlite SIZE``: the importer's
+    worker process (a fresh interpreter: it inherits no database connection and runs no caller's
+    main module). Chunks go to stdout."""
+    if len(argv) != 6 or argv[0] != "--feed":
+        sys.stderr.write("usage: python -m yobo.people.extract --feed PATH ENCODING AS_OF pg|sqlite SIZE\n")
+        return 2
+    _, path, encoding, as_of, kind, size = argv
+    feed(sys.stdout.buffer, path, encoding, date.fromisoformat(as_of), kind == "pg", int(size))
+    return 0
+
+
 # --- writing (rejected rows; and the cell formats the synthetic city and tests write) ---------
 
 
@@ -672,3 +800,10 @@ def record_cells(rec: ResidentRecord, date_style: str = "iso", kana: str = "full
         str(rec.status), rec.change_reason,
         format_date(rec.change_date, date_style) if rec.change_date else "", rec.phone,
     ]
+
+
+if __name__ == "__main__":
+    # Run the worker from the package module, so that what it pickles names yobo.people.extract.
+    from yobo.people.extract import _feed_main as _main
+
+    sys.exit(_main(sys.argv[1:]))
