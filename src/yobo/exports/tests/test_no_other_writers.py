@@ -34,6 +34,9 @@ ALLOWED: dict[str, tuple[int, str]] = {
     "fees/payments.py": (4, "the bank transfer file and payment list of clinics (医療機関の口座; no resident data)"),
     "notices/services.py": (2, "numbers.csv of a print batch next to its PDF (CONTRACTS.md §4, printed in-house); "
                                "a mailing file for a print contractor goes through exports"),
+    "immunizations/statistics.py": (1, "aggregated dose counts with small cells suppressed (decision 124: not "
+                                        "personal data, no identifier)"),
+    "immunizations/management/commands/stats.py": (1, "the same suppressed statistics table to --out (decision 124)"),
     "immunizations/formats/clinic_csv.py": (2, "synthetic clinic CSV for tests and benchmarks (its docstring)"),
     "immunizations/formats/vrs_csv.py": (2, "the §5 layout for synthetic VRS files; a real upload goes through "
                                             "exports (kind immunizations.vrs)"),
