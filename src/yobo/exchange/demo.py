@@ -12,6 +12,7 @@ demo-prepare``); the rest imports no Django.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import signal
@@ -76,6 +77,11 @@ class Party:
             stderr=out, text=True, start_new_session=True)
 
 
+def write(path: Path, text: str) -> None:
+    """The demo's working files, all under its own directory (synthetic data, public keys, lists)."""
+    path.write_text(text, encoding="utf-8")
+
+
 def _base_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in _OWN}
 
@@ -136,10 +142,10 @@ def init_city(city: Party, hub: Party, *, first: Party | None = None, base_url: 
     ``first``, the hub's public key registered). Returns the city's public member entry."""
     out = city.json("init", "--municipality", city.code, "--demo-operator",
                     *(("--base-url", base_url) if base_url else ()))
-    (city.root / "init.json").write_text(json.dumps(out, ensure_ascii=False), encoding="utf-8")
+    write(city.root / "init.json", json.dumps(out, ensure_ascii=False))
     hub_pub = hub.root / "hub.pub.json"
     if not hub_pub.exists():
-        hub_pub.write_text(hub.run("hub", "keys", "show").stdout, encoding="utf-8")
+        write(hub_pub, hub.run("hub", "keys", "show").stdout)
     args = ["exchange", "keys", "init", "--hub-key", str(hub_pub)]
     if first is not None:
         args += ["--linkage-key", str(first.root / "keys" / "exchange" / "linkage.key")]
@@ -150,8 +156,7 @@ def init_city(city: Party, hub: Party, *, first: Party | None = None, base_url: 
 
 def load_permissions(hub: Party, members: Sequence[dict[str, Any]], permissions: Sequence[dict[str, str]]) -> None:
     doc = hub.root / "permissions.json"
-    doc.write_text(json.dumps({"members": list(members), "permissions": list(permissions)}, ensure_ascii=False),
-                   encoding="utf-8")
+    write(doc, json.dumps({"members": list(members), "permissions": list(permissions)}, ensure_ascii=False))
     hub.run("hub", "permissions", "load", str(doc))
 
 
@@ -233,13 +238,14 @@ def moved_in_file(rows: Sequence[dict[str, str]], out: Path, moved_on: date) -> 
     )
 
     atenas = [f"{2000000001 + i}" for i in range(len(rows))]
-    with out.open("w", encoding="utf-8", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(COLUMNS))
-        w.writeheader()
-        for a, r in zip(atenas, rows, strict=True):
-            w.writerow({**r, ATENA: a, HOUSEHOLD: "2000000001", POSTAL: "9200962",
-                        ADDRESS: "石川県金沢市広坂一丁目1番1号", ADDRESS_EXTRA: "", PHONE: "",
-                        CHANGE_REASON: "転入", CHANGE_DATE: moved_on.isoformat()})
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(COLUMNS), lineterminator="\n")
+    w.writeheader()
+    for a, r in zip(atenas, rows, strict=True):
+        w.writerow({**r, ATENA: a, HOUSEHOLD: "2000000001", POSTAL: "9200962",
+                    ADDRESS: "石川県金沢市広坂一丁目1番1号", ADDRESS_EXTRA: "", PHONE: "",
+                    CHANGE_REASON: "転入", CHANGE_DATE: moved_on.isoformat()})
+    write(out, buf.getvalue())
     return atenas
 
 
@@ -323,8 +329,7 @@ def _tax_step(a: Party, b: Party, family_a: Sequence[str], child_b: str, say: An
         return
     year = date.today().year if date.today().month >= 6 else date.today().year - 1
     status = a.root / "tax-status.csv"
-    status.write_text("宛名番号,種別,年度,課税区分,開始日,終了日\n" + "".join(f"{x},1,{year},2,,\n" for x in family_a),
-                      encoding="utf-8")
+    write(status, "宛名番号,種別,年度,課税区分,開始日,終了日\n" + "".join(f"{x},1,{year},2,,\n" for x in family_a))
     a.run("fees", "import-status", str(status))
     first = b.json("fees", "check", "--atena", child_b, "--vaccine", "JE1")
     a.json("exchange", "inbox")

@@ -29,6 +29,8 @@ ALLOWED: dict[str, tuple[int, str]] = {
     "certificates/management/commands/certificates.py": (1, "the resident's own certificate card text (.shc) next "
                                                             "to its PDF, handed to the resident (CONTRACTS.md §4)"),
     "exchange/keys.py": (1, "public keys of the hub (no personal data)"),
+    "exchange/demo.py": (3, "the two-city demo's and e2e test's working files under their own directory: synthetic "
+                            "extracts, public keys, the permission list, server logs (decision 084)"),
     "exchange/services.py": (2, "the 副本 reconciliation work list for staff on the operator's host (宛名番号 and "
                                 "dates); to be handed out it goes through exports"),
     "fees/payments.py": (4, "the bank transfer file and payment list of clinics (医療機関の口座; no resident data)"),
