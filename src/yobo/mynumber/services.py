@@ -313,6 +313,10 @@ class BulkRegistration:
         self._pg = connection.vendor == "postgresql"
         self._now = connection.ops.adapt_datetimefield_value(timezone.now())
         self._finished = False
+        # Links are inserted only by ``finish``: while streaming, a file empty at the start stays
+        # empty for this transaction, so a first load need not look anything up (a concurrent
+        # registration is caught by the unique constraints at ``finish``).
+        self._vault_empty = not MyNumberLink.objects.filter(municipality=self.m).exists()
         self.result = BulkResult(applied=not check_only)
         with connection.cursor() as cur:
             cur.execute(f"DROP TABLE IF EXISTS {_STAGE}")
@@ -379,10 +383,10 @@ class BulkRegistration:
         bis = [digest(key, prefix + n.encode(), "sha256").hex()[:crypto.INDEX_HEX] for _, _, n in buf]
         atenas = list({a for _, a, _ in buf})
         with connection.cursor() as cur:
-            linked = dict(self._lookup(cur, "atena_no", "blind_index", atenas))
+            linked = {} if self._vault_empty else dict(self._lookup(cur, "atena_no", "blind_index", atenas))
             fresh = [i for i, (_, a, _) in enumerate(buf) if a not in linked]
             owners: dict[str, str] = {}
-            if fresh:
+            if fresh and not self._vault_empty:
                 wanted = [bis[i] for i in fresh]
                 for old in self._old_keys:
                     wanted += [crypto.blind_index(old, buf[i][2]) for i in fresh]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection
 
 from yobo.core.errors import InputRejected
 
@@ -113,18 +113,21 @@ def is_integrated_no(s: str) -> bool:
 
 def reserve_integrated(municipality_code: str, count: int) -> list[str]:
     """Reserve ``count`` integrated numbers under the municipality's counter row (locked until the
-    caller's transaction ends, so numbers are never handed out twice)."""
+    caller's transaction ends, so numbers are never handed out twice). One upsert statement: a
+    bulk load reserves once per chunk."""
     if count <= 0:
         return []
-    with transaction.atomic():
-        IntegratedNumberCounter.objects.get_or_create(municipality=municipality_code)
-        c = IntegratedNumberCounter.objects.select_for_update().get(pk=municipality_code)
-        start = c.last + 1
-        if c.last + count >= 10**SERIAL_DIGITS:
-            raise InputRejected("統合宛名番号の採番範囲を使い切りました。 / Integrated numbers are exhausted.")
-        c.last += count
-        c.save(update_fields=["last"])
-    return integrated_range(municipality_code, start, count)
+    table = IntegratedNumberCounter._meta.db_table
+    with connection.cursor() as cur:
+        cur.execute(
+            f"INSERT INTO {table} (municipality, last) VALUES (%s, %s) ON CONFLICT (municipality) "
+            f"DO UPDATE SET last = {table}.last + excluded.last RETURNING last",
+            [municipality_code, count],
+        )
+        last = int(cur.fetchone()[0])
+    if last >= 10**SERIAL_DIGITS:  # the caller's transaction rolls back with this error
+        raise InputRejected("統合宛名番号の採番範囲を使い切りました。 / Integrated numbers are exhausted.")
+    return integrated_range(municipality_code, last - count + 1, count)
 
 
 _LUHN4: list[int] = []

@@ -347,6 +347,11 @@ def _run(ctx: AccessContext, res: extract.ExtractResult, batch: ImportBatch, sum
             # Index probes are cheap on the SSDs a registry runs on; with the default cost (4) the
             # planner hashes whole 1M-row tables for a 10k-row diff. Local to this transaction.
             cur.execute("SET LOCAL random_page_cost = 1.1")
+            # Sorts and hashes of whole-file steps (delta join, duplicate and vault GROUP BYs, the
+            # household projection) in memory rather than in temporary files; index builds of a
+            # first load in one pass. This transaction only.
+            cur.execute("SET LOCAL work_mem = '64MB'")
+            cur.execute("SET LOCAL maintenance_work_mem = '256MB'")
         _create_stage(cur)
         # My Numbers stream to the vault chunk by chunk (same transaction); it seals only numbers it
         # does not hold yet and stages only pairs not linked as given, so nothing here grows with the

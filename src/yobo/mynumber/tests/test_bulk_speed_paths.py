@@ -93,3 +93,18 @@ def test_integrated_range_matches_format_integrated(code: str, start: int, count
     got = vault.integrated_range(code, start, count)
     assert got == [vault.format_integrated(code, s) for s in range(start, start + count)]
     assert all(vault.is_integrated_no(x) for x in got)
+
+
+@pytest.mark.django_db
+def test_reserve_integrated_counts_on_and_stops_at_the_last_serial() -> None:
+    from yobo.core.errors import InputRejected
+    from yobo.mynumber.models import IntegratedNumberCounter
+
+    first = vault.reserve_integrated("141003", 3)
+    assert [int(x[6:14]) for x in first] == [1, 2, 3]
+    assert [int(x[6:14]) for x in vault.reserve_integrated("141003", 2)] == [4, 5]
+    assert vault.reserve_integrated("271004", 1)[0].startswith("27100400000001")  # its own counter
+    IntegratedNumberCounter.objects.filter(pk="141003").update(last=10**8 - 2)
+    assert vault.reserve_integrated("141003", 1) == [vault.format_integrated("141003", 10**8 - 1)]
+    with pytest.raises(InputRejected):
+        vault.reserve_integrated("141003", 1)
