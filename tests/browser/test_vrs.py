@@ -61,8 +61,9 @@ def test_resolve_a_line_by_keyboard(page: Any, enrolled: dict[str, Any], make_ct
     page.keyboard.press("Tab")  # dose
     page.keyboard.press("Tab")  # note
     page.keyboard.type("VRSの記録を採用")
-    page.keyboard.press("Enter")
-    page.wait_for_url("**/doses/vrs/line/**")
+    # The next line's URL matches the same pattern: wait for the navigation itself, not the URL.
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
     assert page.locator("[data-testid=line-atena]").inner_text() != atena  # the next open line
     assert "処理しました" in page.locator(".messages").inner_text()
     assert Dose.objects.filter(atena_no=atena, source="vrs", state="active").exists() or Dose.objects.filter(
