@@ -11,10 +11,12 @@ import re
 import unicodedata
 from collections.abc import Iterator, Sequence
 from datetime import date
+from itertools import chain
 from pathlib import Path
 
 from yobo.core.problems import ERROR, WARNING, Problem
 from yobo.core.wareki import DateFormatError, parse_date
+from yobo.immunizations.gcpause import each_paused
 from yobo.immunizations.inputs import DoseInput
 
 # Reused from the resident extract: same encodings, same rejected-row file, same messages.
@@ -177,11 +179,37 @@ class CsvDoseFile:
         self._consumed = True
         if not self._header_ok:
             return iter(())
-        return self._rows()
+        return chain.from_iterable(each_paused(self._chunks()))
 
-    def _rows(self) -> Iterator[DoseInput]:
+    # Good rows are handed to ``parse_chunk`` this many at a time (a subclass may parse them column
+    # by column); memory stays bounded by the chunk, not the file.
+    chunk_rows = 20_000
+
+    def parse_chunk(self, chunk: list[tuple[int, list[str]]]) -> list[DoseInput]:
+        """The doses of a run of rows that have the header's column count, in row order. The default
+        parses row by row with :meth:`parse_row`; a faster reader must give the same result."""
+        return [d for row, cells in chunk for d in self.parse_one(row, cells)]
+
+    def parse_one(self, row: int, cells: list[str]) -> list[DoseInput]:
+        """One row through :meth:`parse_row`, its problems recorded (the reference path)."""
+        errs: list[Cell] = []
+        try:
+            doses = self.parse_row(row, cells, errs)
+        except Exception as exc:  # a parser bug must not lose the row silently
+            errs.append(("", f"この行を読めませんでした / could not read this row ({type(exc).__name__})"))
+            doses = []
+        if errs:
+            self._reject(row, cells, errs)
+            return []
+        self.rows_ok += 1
+        self.doses_ok += len(doses)
+        return doses
+
+    def _chunks(self) -> Iterator[list[DoseInput]]:
         ncols = len(self.header)
         row = 1
+        chunk: list[tuple[int, list[str]]] = []
+        size = self.chunk_rows
         with self.path.open(encoding=self.encoding, newline="") as f:
             reader = csv.reader(f, strict=True)
             try:
@@ -192,32 +220,34 @@ class CsvDoseFile:
                 try:
                     for cells in reader:
                         row += 1
+                        if len(cells) == ncols:
+                            if ncols == 1 and not cells[0].strip():
+                                continue  # a blank line is not a record
+                            chunk.append((row, cells))
+                            if len(chunk) >= size:
+                                self.rows_read += len(chunk)
+                                yield self.parse_chunk(chunk)
+                                chunk = []
+                            continue
                         if not cells or (len(cells) == 1 and not cells[0].strip()):
                             continue  # a blank line is not a record
-                        self.rows_read += 1
-                        if len(cells) != ncols:
-                            self._reject(row, cells, [(None, _column_count(ncols, cells))])
-                            continue
-                        errs: list[Cell] = []
-                        try:
-                            doses = self.parse_row(row, cells, errs)
-                        except Exception as exc:  # a parser bug must not lose the row silently
-                            errs.append(("", f"この行を読めませんでした / could not read this row "
-                                             f"({type(exc).__name__})"))
-                            doses = []
-                        if errs:
-                            self._reject(row, cells, errs)
-                            continue
-                        self.rows_ok += 1
-                        self.doses_ok += len(doses)
-                        yield from doses
+                        # Problems stay in row order: the rows before this one are parsed first.
+                        self.rows_read += len(chunk) + 1
+                        yield self.parse_chunk(chunk)
+                        chunk = []
+                        self._reject(row, cells, [(None, _column_count(ncols, cells))])
                     break
                 except csv.Error as exc:
                     row += 1
-                    self.rows_read += 1
+                    self.rows_read += len(chunk) + 1
+                    yield self.parse_chunk(chunk)
+                    chunk = []
                     msg = (f"CSVの形式が正しくありません（引用符\"の対応を確認してください。ファイルの{reader.line_num}"
                            f"行目付近） / malformed CSV near line {reader.line_num}: {exc}")
                     self._reject(row, [], [(None, msg)])
+            if chunk:
+                self.rows_read += len(chunk)
+                yield self.parse_chunk(chunk)
 
     def _reject(self, row: int, cells: list[str], errs: Sequence[tuple[str | None, str]]) -> None:
         reasons = []

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from yobo.core.wareki import to_wareki
 from yobo.immunizations.inputs import Category, DoseInput, Source
@@ -250,6 +251,184 @@ class ClinicCsvFile(CsvDoseFile):
             findings=findings, reactions=reactions, claim_month=claim, source=Source.CLINIC_CSV,
             ref=f"{self.file}:{row}", extra=extra,
         )]
+
+
+    # -- the fast path: column by column, each distinct value parsed once ------------------------------
+
+    def parse_chunk(self, chunk: list[tuple[int, list[str]]]) -> list[DoseInput]:
+        """The same doses and problems as :meth:`parse_row` row by row, faster.
+
+        A clinic file repeats its values: a few vaccine codes, clinics, doctors, products, lots,
+        dates. Each column is parsed per distinct value (cached across chunks), then the rows are
+        assembled. A row with any value the fast parsers do not accept as it is, or whose columns
+        depend on each other (予診のみ without a reason), goes through :meth:`parse_row`, which
+        alone writes problems, so messages, their order and rejected rows are exactly the same."""
+        if not chunk:
+            return []
+        n = len(chunk)
+        ix = self.index
+        cols = list(zip(*(cells for _, cells in chunk), strict=True))
+        bad: set[int] = set()
+        caches = self._caches
+
+        def column(name: str) -> list[Any]:
+            i = ix.get(name)
+            parse = _FAST[name]
+            if i is None:  # an optional column the file does not have: every cell is empty
+                v = parse("")
+                if v is _BAD:
+                    bad.update(range(n))
+                return [v] * n
+            col = cols[i]
+            cache = caches.setdefault(name, {})
+            if len(cache) > _CACHE_LIMIT:
+                cache.clear()
+            for s in set(col).difference(cache):
+                cache[s] = parse(s)
+            vals = list(map(cache.__getitem__, col))
+            if _BAD in vals:  # identity match first, so this is a C-level scan
+                bad.update(k for k, v in enumerate(vals) if v is _BAD)
+            return vals
+
+        atena = column(ATENA)
+        voucher = column(VOUCHER)
+        vaccine = column(VACCINE)
+        dose = column(DOSE)
+        day = column(DAY)
+        clinic = column(CLINIC)
+        amount = column(AMOUNT)
+        category = column(CATEGORY)
+        screening = column(SCREENING_ONLY)
+        claim = column(CLAIM)
+        birth = column(BIRTH)
+        kana = column(NAME_KANA)
+        venue = column(VENUE)
+        doctor = column(DOCTOR)
+        product = column(PRODUCT)
+        maker = column(MAKER)
+        lot = column(LOT)
+        reason = column(REASON)
+        findings = column(FINDINGS)
+        reactions = column(REACTIONS)
+        file = self.file
+        source = Source.CLINIC_CSV
+        ok = 0
+        k = -1
+        out: list[DoseInput] = []
+        add = out.append
+        for (row, cells), a, vc, dy, dn, cl, ve, dr, pr, mk, lt, am, vo, ca, so, rs, fi, re_, cm, b, kn in zip(
+            chunk, atena, vaccine, day, dose, clinic, venue, doctor, product, maker, lot, amount, voucher, category,
+            screening, reason, findings, reactions, claim, birth, kana, strict=True,
+        ):
+            k += 1
+            if (so and not rs) or k in bad:
+                out.extend(self.parse_one(row, cells))
+                continue
+            if not so and not lt:
+                self.warn(row, LOT, M_NO_LOT)
+            extra: dict[str, str] = {}
+            if b:
+                extra["birth_date"] = b
+            if kn:
+                extra["name_kana"] = kn
+            ok += 1
+            add(DoseInput(a, vc, dy, dn, cl, ve, dr, pr, mk, lt, am, vo, "", ca, so, rs, fi, re_, cm, None, source,
+                            f"{file}:{row}", extra))
+        self.rows_ok += ok
+        self.doses_ok += ok
+        return out
+
+    @property
+    def _caches(self) -> dict[str, dict[str, Any]]:
+        c = self.__dict__.get("_column_caches")
+        if c is None:
+            c = self.__dict__["_column_caches"] = {}
+        return c
+
+
+# The fast path's parsers: cell -> value, or _BAD when the row must go through ``parse_row``. Each
+# must return exactly what ``parse_row`` would put into the ``DoseInput`` for that cell.
+_BAD: Any = object()
+_CACHE_LIMIT = 200_000  # distinct values kept per column (宛名番号 barely repeat; the rest do)
+
+
+def _required(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    return lambda c: parse(s) if (s := c.strip()) else _BAD
+
+
+def _optional(parse: Callable[[str], Any], empty: Any = "") -> Callable[[str], Any]:
+    return lambda c: parse(s) if (s := c.strip()) else empty
+
+
+def _or_bad(v: Any) -> Any:
+    return _BAD if v is None or v == "" else v
+
+
+def _dose(s: str) -> Any:
+    d = digits_only(s, most=2)
+    return _BAD if d is None or not 1 <= int(d) <= 20 else int(d)
+
+
+def _day(s: str) -> Any:
+    got = parse_day(s)
+    return _BAD if isinstance(got, str) else got
+
+
+def _birth(s: str) -> Any:
+    got = parse_day(s)
+    return _BAD if isinstance(got, str) else got.isoformat()
+
+
+def _amount(s: str) -> Any:
+    m = _AMOUNT.match(nfkc(s).replace(" ", "").upper())
+    return _BAD if m is None else m.group(1)
+
+
+def _category(c: str) -> Any:
+    s = nfkc(c).replace(" ", "")
+    return _CATEGORY_IN.get(s, _BAD) if s else Category.ROUTINE
+
+
+def _flag(c: str) -> Any:
+    f = nfkc(c).replace(" ", "").upper()
+    return True if f in _YES else False if f in _NO else _BAD
+
+
+def _text(limit: int, post: Callable[[str], str] = lambda s: s) -> Callable[[str], Any]:
+    def parse(c: str) -> Any:
+        errs: list[Cell] = []
+        v = text(c, "", errs, limit=limit)
+        return _BAD if errs else post(v)
+
+    return parse
+
+
+def _upper_nfkc(s: str) -> str:
+    return nfkc(s).upper()
+
+
+_FAST: dict[str, Callable[[str], Any]] = {
+    ATENA: _required(lambda s: _or_bad(digits_only(s, most=15))),
+    VOUCHER: _optional(lambda s: _or_bad(digits_only(s, exact=10))),
+    VACCINE: _required(lambda s: _or_bad(vaccine_code(s))),
+    DOSE: _optional(_dose, None),
+    DAY: _required(_day),
+    CLINIC: _required(lambda s: _or_bad(digits_only(s, exact=10))),
+    AMOUNT: _optional(_amount),
+    CATEGORY: _category,
+    SCREENING_ONLY: _flag,
+    CLAIM: _optional(lambda s: _or_bad(claim_month(s))),
+    BIRTH: _optional(_birth),
+    NAME_KANA: _text(100, nfkc),
+    VENUE: _text(200),
+    DOCTOR: _text(100),
+    PRODUCT: _text(40, nfkc),
+    MAKER: _text(100),
+    LOT: _text(40, _upper_nfkc),
+    REASON: _text(200),
+    FINDINGS: _text(1000),
+    REACTIONS: _text(1000),
+}
 
 
 def read_clinic_csv(path: str | Path, encoding: str = "auto") -> ClinicCsvFile:

@@ -147,6 +147,74 @@ def test_clinic_header_aliases_and_unknown_columns(tmp_path: Path) -> None:
     assert [p.column for p in r.problems] == ["備考"] and not r.errors
 
 
+class _RowByRow(clinic_csv.ClinicCsvFile):
+    """The reference reader: every row through ``parse_row`` (the fast path must match it exactly)."""
+
+    def parse_chunk(self, chunk: list[tuple[int, list[str]]]) -> list[DoseInput]:
+        return [d for row, cells in chunk for d in self.parse_one(row, cells)]
+
+
+# Cells a clinic file really holds, and near misses of each: full-width, 和暦, empty, garbage.
+_CELLS: dict[str, list[str]] = {
+    clinic_csv.ATENA: ["1000083231", "１２３", " 12-34 ", "", "12a", "1234567890123456", "−"],
+    clinic_csv.VOUCHER: ["", "0123456789", "０１２３４５６７８９", "123"],
+    clinic_csv.VACCINE: ["MR1", "mr1", "五種混合", "ＨＩＢ", "FLU-B", "", "麻しん風しん", "XX"],
+    clinic_csv.DOSE: ["", "1", "２", "0", "21", "a"],
+    clinic_csv.DAY: ["2025-10-01", "R7.10.1", "令和7年2月30日", "20240229", "", "x", "２０２５／１０／０１"],
+    clinic_csv.CLINIC: ["1411234567", "１４１１２３４５６７", "141", ""],
+    clinic_csv.AMOUNT: ["", "0.5", "０．５", "0.5mL", "abc", " 1 "],
+    clinic_csv.CATEGORY: ["", "1", "2", "定期", "キャッチアップ", "9"],
+    clinic_csv.SCREENING_ONLY: ["", "0", "1", "有", "x", "なし"],
+    clinic_csv.REASON: ["", "発熱", "a\tb"],
+    clinic_csv.LOT: ["", "ab1", "ＡＢ１", "x" * 41],
+    clinic_csv.PRODUCT: ["", "FLU-BIKEN", "Ｐ１", "p" * 41],
+    clinic_csv.CLAIM: ["", "202510", "2025-10", "令和7年10月", "R7.10", "202513", "x"],
+    clinic_csv.BIRTH: ["", "2020-04-01", "H1.1.8", "bad"],
+    clinic_csv.NAME_KANA: ["", "ﾔﾏﾀﾞ", "ヤマダ\x01"],
+    clinic_csv.VENUE: ["", "会場", "v" * 201],
+    clinic_csv.DOCTOR: ["", "山本 剛", "\x7f"],
+}
+
+
+@FAST
+@st.composite
+def _clinic_row(draw: st.DrawFn) -> dict[str, str]:
+    """A valid row (the first cell of each list) with up to four cells changed to another form."""
+    changed = draw(st.sets(st.sampled_from(list(_CELLS)), max_size=4))
+    return {c: draw(st.sampled_from(v)) if c in changed else v[0] for c, v in _CELLS.items()}
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(_clinic_row(), max_size=12),
+       drop=st.sets(st.sampled_from([c for c in _CELLS if c not in clinic_csv.REQUIRED])),
+       chunk=st.integers(1, 5), blank=st.booleans())
+def test_clinic_fast_path_matches_row_by_row(tmp_path: Path, rows: list[dict[str, str]], drop: set[str], chunk: int,
+                                             blank: bool) -> None:
+    """Column-wise parsing with cached values gives the same doses, problems (in the same order) and
+    rejected rows as parsing row by row, across chunk boundaries, missing optional columns, blank
+    lines and rows of the wrong width."""
+    header = [c for c in _CELLS if c not in drop]
+    f = tmp_path / "fast.csv"
+    with f.open("w", encoding="utf-8", newline="") as h:
+        w = csv.writer(h)
+        w.writerow(header)
+        for k, cells in enumerate(rows):
+            w.writerow([cells[c] for c in header])
+            if blank and k % 3 == 1:
+                w.writerow([])
+            if blank and k % 4 == 2:
+                w.writerow(["1", "2"])
+    out = []
+    for cls in (clinic_csv.ClinicCsvFile, _RowByRow):
+        r = cls(f, "utf-8")
+        r.chunk_rows = chunk
+        r.read_header()
+        got = list(r)
+        out.append((got, r.problems, [(x.row, x.cells, x.reasons) for x in r.rejected], r.rows_read, r.rows_ok,
+                    r.doses_ok))
+    assert out[0] == out[1]
+
+
 # --- VRS CSV ---------------------------------------------------------------------------------------
 
 @st.composite
