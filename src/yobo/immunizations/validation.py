@@ -498,30 +498,12 @@ def _windows(
     eng: Engine, code: str, r: np.ndarray, dates: np.ndarray, who: np.ndarray, lp: np.ndarray, persons: Persons,
     problems: dict[int, list[DoseProblem]],
 ) -> None:  # fmt: skip
-    """``not_target``: the date lies in none of the series' legal windows for that person (sex, birth
-    cohort and effective dates included). Windows that depend on a product or on an earlier dose are
-    given the benefit of the doubt (the engine's dose checks judge those). ``r``: input positions of
-    this series' new rows; ``lp``: their persons' positions in ``who``."""
-    from yobo.schedule import engine as eng_mod  # the window bounds are the engine's own code
-
-    comp = eng.compiled.get(code)
-    if comp is None or not len(r):
+    """``not_target``: the date lies in none of the series' legal windows for that person (the
+    engine's :meth:`~yobo.schedule.engine.Engine.in_window`). ``r``: input positions of this
+    series' new rows; ``lp``: their persons' positions in ``who``."""
+    if code not in eng.compiled or not len(r):
         return
-    birth = persons.birth[who][lp]
-    sex = persons.sex[who][lp]
-    d = dates[r]
-    memo = eng_mod._Memo(birth)
-    inside = np.zeros(len(r), bool)
-    for cw in comp.windows:
-        if cw.source.product or cw.source.requires_dose_between:
-            f, u = eng_mod._window_bounds(cw, memo)
-            inside |= (f <= u) & (d >= f)  # lenient: anywhere from its start on
-        else:
-            f, u = eng_mod._window_bounds(cw, memo)
-            inside |= (d >= f) & (d <= u)
-    series = comp.series
-    if series.sex != "any":
-        inside &= sex == (2 if series.sex == "F" else 1)
+    inside = eng.in_window(code, persons.birth[who][lp], persons.sex[who][lp], dates[r])
     for k in np.nonzero(~inside)[0]:
         i = int(r[k])
         _add(problems, i, problem("not_target", "date", date=_iso(dates[i]), vaccine=code))

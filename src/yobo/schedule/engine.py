@@ -343,6 +343,34 @@ class Engine:
                 f" / dose dated after the as-of date (history row {i + 1})"
             )
 
+    # -- targets on a date (public) ------------------------------------------------------------------
+    def in_window(self, code: str, birth: np.ndarray, sex: np.ndarray, on: np.ndarray) -> np.ndarray:
+        """定期接種の対象期間: per person, whether the date ``on`` lies in one of the legal windows of
+        series ``code`` for that person (age or fiscal-year bounds, birth cohort, sex, the window's
+        effective dates), regardless of doses already given.
+
+        A window that opens only for a given product or after a dose given in a date range cannot
+        be judged without the history: it counts from its start on (use :meth:`evaluate_population`
+        for the full answer). ``birth``, ``on``: datetime64[D] arrays; ``sex``: 1 male, 2 female.
+        Raises ``ScheduleInputError`` for an unknown code or a code this engine was not built for."""
+        code_index(code)
+        comp = self.compiled.get(code.strip().upper())
+        if comp is None:
+            raise ScheduleInputError(f"この計算器に {code} の規則がありません / series {code} not compiled")
+        birth = np.asarray(birth, "datetime64[D]")
+        on = np.asarray(on, "datetime64[D]")
+        memo = _Memo(birth)
+        inside = np.zeros(len(birth), bool)
+        for cw in comp.windows:
+            f, u = _window_bounds(cw, memo)
+            if cw.source.product or cw.source.requires_dose_between:
+                inside |= (f <= u) & (on >= f)
+            else:
+                inside |= (on >= f) & (on <= u)
+        if comp.series.sex != "any":
+            inside &= np.asarray(sex, np.int8) == (2 if comp.series.sex == "F" else 1)
+        return inside
+
     # -- main entry -------------------------------------------------------------------------------
     def evaluate_population(
         self,
