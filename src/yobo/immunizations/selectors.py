@@ -122,8 +122,8 @@ def _view(row: dict[str, Any]) -> DoseView:
     return DoseView(**{f: row[f] for f in DOSE_FIELDS})
 
 
-def _person_facts(atena_no: str) -> tuple[date, int] | None:
-    p = store.load_persons([atena_no])
+def _person_facts(ctx: AccessContext, atena_no: str) -> tuple[date, int] | None:
+    p = store.load_persons(ctx, [atena_no])
     i = p.index.get(atena_no)
     if i is None:
         return None
@@ -141,7 +141,7 @@ def person_history(ctx: AccessContext, atena_no: str, *, as_of: date | None = No
     a = str(atena_no).strip()
     on = as_of or store.today()
     with door(ctx, Operation.READ, resource=RESOURCE, target=a):
-        facts = _person_facts(a)
+        facts = _person_facts(ctx, a)
         if facts is None:
             from yobo.people.selectors import PersonNotFound
 

@@ -32,7 +32,7 @@ from yobo.core.errors import InputRejected
 from yobo.core.problems import ERROR, Problem
 from yobo.core.purposes import Operation, Purpose
 
-from . import store, validation
+from . import gcpause, store, validation
 from .inputs import DoseInput, Source
 from .masterdata import ClinicData, LotData, ProductData
 from .models import (
@@ -156,10 +156,10 @@ def _rows(inputs: Sequence[DoseInput], c: validation.Checked, idx: Iterable[int]
         )
 
 
-def _check(inputs: Sequence[DoseInput]) -> tuple[validation.Checked, date]:
+def _check(ctx: AccessContext, inputs: Sequence[DoseInput]) -> tuple[validation.Checked, date]:
     today = store.today()
     atenas = [x.atena_no for x in inputs]
-    persons = store.load_persons(atenas)
+    persons = store.load_persons(ctx, atenas)
     ledger = store.load_ledger(atenas)
     masters = store.load_masters()
     return validation.validate(inputs, persons, ledger, masters, today), today
@@ -168,7 +168,7 @@ def _check(inputs: Sequence[DoseInput]) -> tuple[validation.Checked, date]:
 def check_inputs(ctx: AccessContext, inputs: Sequence[DoseInput]) -> validation.Checked:
     """Validate without saving (the entry screen's immediate check). Logged as a READ of the persons."""
     with door(ctx, Operation.READ, resource=RESOURCE) as rec:
-        c, _ = _check(inputs)
+        c, _ = _check(ctx, inputs)
         rec.targets = sorted({x.atena_no for x in inputs}) or [""]
         rec.detail = "validate"
     return c
@@ -182,7 +182,7 @@ def record_dose(ctx: AccessContext, inp: DoseInput, *, batch_id: int | None = No
     with door(ctx, Operation.CREATE, resource=RESOURCE, target=inp.atena_no) as rec:
         if batch_id is not None:
             _open_batch(batch_id, ctx)
-        c, today = _check([inp])
+        c, today = _check(ctx, [inp])
         ps = c.problems.get(0, [])
         outcome = int(c.outcome[0])
         if outcome == REJECTED:
@@ -239,8 +239,8 @@ def record_batch(
     op = Operation.CREATE if ctx.purpose == Purpose.DOSE_ENTRY else Operation.BATCH
     src = source or (inputs[0].source if inputs else Source.CLINIC_CSV)
     result = BatchResult(batch_id=None, read=len(inputs))
-    with door(ctx, op, resource=BATCH_RESOURCE, target=file_name) as rec:
-        c, today = _check(inputs)
+    with gcpause.paused(), door(ctx, op, resource=BATCH_RESOURCE, target=file_name) as rec:
+        c, today = _check(ctx, inputs)
         result.codes = c.codes()
         result.rejected_rows = [int(i) for i in c.rows_of(REJECTED)]
         result.rejected = len(result.rejected_rows)
@@ -351,7 +351,7 @@ def correct_dose(ctx: AccessContext, dose_id: int, reason: str, **changes: Any) 
         new_inp = replace(new_inp, ref=f"訂正:{dose_id}")
         # The old record steps aside first, so the corrected one is not its own duplicate.
         Dose.objects.filter(pk=old.pk).update(state=DoseState.SUPERSEDED)
-        c, today = _check([new_inp])
+        c, today = _check(ctx, [new_inp])
         ps = c.problems.get(0, [])
         if int(c.outcome[0]) == REJECTED:
             raise DoseRejected(_summary(ps), ps)

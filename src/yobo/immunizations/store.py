@@ -1,8 +1,7 @@
 """Bulk reads and writes behind services and selectors (internal: always called inside a door).
 
 What validation needs is loaded in a few set-based queries per batch: the named persons' birth date,
-sex and residence status (read from the resident register's table, the columns validation needs and
-nothing else: see docs/decisions/060-dose-records.md), their active doses, and the masters. New dose
+sex and residence status (``people.selectors.bulk_facts``), their active doses, and the masters. New dose
 rows are written by COPY on PostgreSQL and ``executemany`` on SQLite, in the caller's transaction.
 """
 
@@ -15,6 +14,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
+
+from yobo.core.context import AccessContext
 
 from .models import Clinic, Dose, DoseState, Lot, Product
 from .validation import Ledger, Masters, Persons, ProductInfo, fingerprint
@@ -36,42 +37,57 @@ def _chunks(items: Sequence[str], size: int = _CHUNK) -> Iterator[Sequence[str]]
         yield items[k : k + size]
 
 
-def load_persons(atenas: Iterable[str]) -> Persons:
-    """Persons named by a batch: (宛名番号, id, birth, sex, status, status date) in bulk."""
-    from yobo.people.models import Person  # the register's table, read-only here
+def load_persons(ctx: AccessContext, atenas: Iterable[str]) -> Persons:
+    """Persons named by a batch: (宛名番号, id, birth, sex, status, status date), read through the
+    register's bulk selector (its own access-log entry)."""
+    from yobo.people.selectors import bulk_facts
 
-    wanted = sorted(set(atenas))
-    m = municipality()
-    cols = ("atena_no", "id", "birth_date", "sex", "status", "status_date")
-    qs = Person.objects.filter(municipality=m)
-    rows: list[tuple[Any, ...]] = []
-    if len(wanted) > _WHOLE_CITY:
-        keep = set(wanted)
-        rows = [r for r in qs.values_list(*cols).iterator(chunk_size=20_000) if r[0] in keep]
-    else:
-        for part in _chunks(wanted):
-            rows.extend(qs.filter(atena_no__in=list(part)).values_list(*cols))
-    return Persons.from_rows(rows)
+    return Persons.from_rows(bulk_facts(ctx, atenas))
 
 
 def load_ledger(atenas: Iterable[str], *, whole_city: bool | None = None) -> Ledger:
-    """Active doses of the persons (keys for duplicates, rows for the schedule)."""
+    """Active doses of the persons: keys for duplicates, and the doses given as the engine's history
+    arrays, from one query (joined to the products for their schedule product)."""
     wanted = sorted(set(atenas))
     m = municipality()
-    ledger = Ledger()
-    products = {c: sp for c, sp in Product.objects.filter(municipality=m).values_list("code", "schedule_product")}
-    cols = ("atena_no", "vaccine", "date", "clinic_code", "product_code", "lot_number", "screening_only")
-    qs = Dose.objects.filter(municipality=m, state=DoseState.ACTIVE)
+    d, p = Dose._meta.db_table, Product._meta.db_table
+    # Raw SQL: on a re-run this is a million rows, and the ORM's per-value converters cost more
+    # than the query.
+    sql = (
+        f"SELECT d.atena_no, d.vaccine, d.date, d.clinic_code, d.product_code, d.lot_number, d.screening_only, "
+        f"p.schedule_product FROM {d} d LEFT JOIN {p} p ON p.municipality = d.municipality AND p.code = d.product_code "
+        f"WHERE d.municipality = %s AND d.state = %s"
+    )
     big = whole_city if whole_city is not None else len(wanted) > _WHOLE_CITY
-    if big:
-        keep = set(wanted)
-        it: Iterable[tuple[Any, ...]] = (r for r in qs.values_list(*cols).iterator(chunk_size=20_000) if r[0] in keep)
-    else:
-        it = (r for part in _chunks(wanted) for r in qs.filter(atena_no__in=list(part)).values_list(*cols))
-    for a, v, d, clinic, prod, lot, screening in it:
-        ledger.keys[(a, v, d)] = fingerprint(clinic, prod, lot, screening)
+    raw: list[tuple[Any, ...]] = []
+    with connection.cursor() as cur:
+        if big:
+            cur.execute(sql, [m, DoseState.ACTIVE.value])
+            keep = set(wanted)
+            raw = [r for r in cur.fetchall() if r[0] in keep]
+        else:
+            for part in _chunks(wanted):
+                cur.execute(f"{sql} AND d.atena_no IN ({', '.join(['%s'] * len(part))})",
+                            [m, DoseState.ACTIVE.value, *part])
+                raw.extend(cur.fetchall())
+    ledger = Ledger()
+    if not raw:
+        return ledger
+    iso = isinstance(raw[0][2], str)  # SQLite returns dates as ISO text
+    keys = ledger.keys
+    h_atena: list[str] = []
+    h_vaccine: list[str] = []
+    h_day: list[int] = []
+    h_prod: list[str | None] = []
+    for a, v, day, clinic, prod, lot, screening, sp in raw:
+        dt = date.fromisoformat(day) if iso else day
+        keys[(a, v, dt)] = fingerprint(clinic, prod, lot, bool(screening))
         if not screening:
-            ledger.rows.append((a, v, d, products.get(prod) or None))
+            h_atena.append(a)
+            h_vaccine.append(v)
+            h_day.append(dt.toordinal())
+            h_prod.append(sp or None)
+    ledger.given(h_atena, h_vaccine, h_day, h_prod)
     return ledger
 
 

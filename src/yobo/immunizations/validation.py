@@ -83,6 +83,7 @@ RULES: dict[str, tuple[str, str, str]] = {
                              "dose number differs from the count in the history"),
 }
 _EPOCH = date(1970, 1, 1).toordinal()
+_MAX_ORD = date.max.toordinal()
 _ENGINE_REASON = {TOO_YOUNG: "too_young", TOO_SOON: "too_soon", TOO_OLD: "too_old"}
 
 # Resident status codes (住民区分, CONTRACTS.md §1), as the people app stores them.
@@ -131,13 +132,17 @@ class Persons:
     @classmethod
     def from_rows(cls, rows: Sequence[tuple[str, int, date, int, int, date | None]]) -> Persons:
         """Rows of (宛名番号, person id, birth date, sex, status, status date)."""
+        n = len(rows)
+        # Day numbers, not date objects: numpy builds arrays of ints far faster.
+        birth = np.fromiter((r[2].toordinal() for r in rows), np.int64, n) - _EPOCH
+        status_date = np.fromiter(((r[5] or date.max).toordinal() for r in rows), np.int64, n) - _EPOCH
         return cls(
             index={r[0]: i for i, r in enumerate(rows)},
-            person_id=np.array([r[1] for r in rows], np.int64),
-            birth=np.array([r[2] for r in rows], "datetime64[D]"),
-            sex=np.array([r[3] for r in rows], np.int8),
-            status=np.array([r[4] for r in rows], np.int8),
-            status_date=np.array([r[5] or date.max for r in rows], "datetime64[D]"),
+            person_id=np.fromiter((r[1] for r in rows), np.int64, n),
+            birth=birth.view("datetime64[D]"),
+            sex=np.fromiter((r[3] for r in rows), np.int8, n),
+            status=np.fromiter((r[4] for r in rows), np.int8, n),
+            status_date=status_date.view("datetime64[D]"),
         )
 
 
@@ -145,11 +150,36 @@ class Persons:
 class Ledger:
     """Active doses already on record for the persons of a batch.
 
-    ``keys`` maps (宛名番号, vaccine, date) to the record's fingerprint (see :func:`fingerprint`);
-    ``rows`` are (宛名番号, vaccine, date, schedule product or None) for the schedule engine."""
+    ``keys`` maps (宛名番号, vaccine, date) to the record's fingerprint (see :func:`fingerprint`).
+    The doses given (not 予診のみ) are parallel arrays for the schedule engine: ``atena``,
+    ``code`` (:data:`CODE_INDEX`, -1 unknown), ``day`` (datetime64[D]) and ``product``
+    (:data:`PRODUCT_INDEX` of the record's schedule product when it belongs to the series, else -1)."""
 
     keys: dict[tuple[str, str, date], str] = field(default_factory=dict)
-    rows: list[tuple[str, str, date, str | None]] = field(default_factory=list)
+    atena: list[str] = field(default_factory=list)
+    code: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int16))
+    day: np.ndarray = field(default_factory=lambda: np.zeros(0, "datetime64[D]"))
+    product: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int16))
+
+    def given(self, atena: list[str], vaccine: list[str], days: Sequence[int], product: list[str | None]) -> None:
+        """Set the doses given from columns (days as ordinals; product: schedule product or None)."""
+        series = _series_products()
+        codes = {v: CODE_INDEX.get(v, -1) for v in set(vaccine)}
+        prods = {(sp, v): (PRODUCT_INDEX[sp] if sp and sp in series.get(v, ()) else -1)
+                 for sp, v in set(zip(product, vaccine, strict=True))}
+        n = len(atena)
+        self.atena = atena
+        self.code = np.fromiter(map(codes.__getitem__, vaccine), np.int16, n)
+        self.day = (np.fromiter(days, np.int64, n) - _EPOCH).view("datetime64[D]")
+        self.product = np.fromiter(map(prods.__getitem__, zip(product, vaccine, strict=True)), np.int16, n)
+
+    @classmethod
+    def from_rows(cls, keys: dict[tuple[str, str, date], str],
+                  rows: Sequence[tuple[str, str, date, str | None]]) -> Ledger:
+        """From (宛名番号, vaccine, date, schedule product or None) rows (tests, small callers)."""
+        out = cls(keys=keys)
+        out.given([r[0] for r in rows], [r[1] for r in rows], [r[2].toordinal() for r in rows], [r[3] for r in rows])
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,116 +325,157 @@ def validate(
     flag(known & np.isin(st, (MOVED_OUT, REMOVED)) & (dates > sd), "moved_out", "date", date=d_of,
          status_date=sd_of)
 
-    # Items checked one by one (strings). Verdicts on repeated values (clinics, products, lots,
-    # amounts: a few hundred distinct values in a million rows) are cached.
-    amount: list[Decimal | None] = [None] * n
-    sched_product: list[str | None] = [None] * n
+    # Items checked per distinct value (clinics, products, lots, amounts: a few hundred distinct
+    # values in a million rows); only the rows with a finding are visited one by one. Checks run in
+    # the same order for every row, so each row's problems keep that order.
     outcome = np.full(n, NEW, np.int8)
-    clinic_v: dict[str, tuple[str | None, date | None, date | None]] = {}
-    product_v: dict[tuple[str, str], tuple[str | None, str | None]] = {}
-    lot_v: dict[tuple[str, str], tuple[str | None, date | None]] = {}
-    amount_v: dict[str, Decimal | None] = {}
     series_products = _series_products()
-    seen: dict[tuple[str, str, date], int] = {}
+    day_list = [x.date for x in inputs]
+
+    def rows_with(values: list[Any], hits: set[Any] | dict[Any, Any]) -> list[int]:
+        return [i for i, v in enumerate(values) if v in hits] if hits else []
+
+    def bounds(values: list[Any], lo: dict[Any, date | None], hi: dict[Any, date | None]) -> list[int]:
+        """Rows whose date is before ``lo`` or after ``hi`` of their value (absent: unbounded)."""
+        lo_ord = {k: v.toordinal() for k, v in lo.items() if v}
+        hi_ord = {k: v.toordinal() for k, v in hi.items() if v}
+        if not lo_ord and not hi_ord:
+            return []
+        low = np.fromiter((lo_ord.get(v, 0) for v in values), np.int64, n) - _EPOCH
+        high = np.fromiter((hi_ord.get(v, _MAX_ORD) for v in values), np.int64, n) - _EPOCH
+        d = dates.view(np.int64)
+        return np.nonzero((d < low) | (d > high))[0].tolist()
+
+    # 実施医療機関
+    cc = [x.clinic_code for x in inputs]
+    clinic_v: dict[str, str] = {}
+    c_from: dict[str, date | None] = {}
+    c_until: dict[str, date | None] = {}
+    for c in set(cc):
+        if not c:
+            continue
+        if len(c) != 10 or not c.isdigit():
+            clinic_v[c] = "bad_clinic_code"
+        elif c not in masters.clinics:
+            clinic_v[c] = "unknown_clinic"
+        else:
+            c_from[c], c_until[c] = masters.clinics[c]
+    clinic_rows = rows_with(cc, clinic_v)
+    for i in clinic_rows:
+        _add(problems, i, problem(clinic_v[cc[i]], "clinic_code", clinic=cc[i]))
+        blocked[i] = True
+    late = bounds(cc, c_from, c_until)
+    for i in late:
+        _add(problems, i, problem("clinic_not_contracted", "clinic_code", clinic=cc[i], date=day_list[i].isoformat()))
+
+    # ワクチン製品 (per product and vaccine)
+    pc = [x.product_code for x in inputs]
+    pkeys = list(zip(pc, vaccine, strict=True))
+    product_v: dict[tuple[str, str], tuple[str | None, str | None]] = {}
+    for key in set(pkeys):
+        code, v = key
+        if not code:
+            product_v[key] = (None, None)
+            continue
+        info = masters.products.get(code)
+        if info is None:
+            product_v[key] = ("unknown_product", None)
+        elif v not in info.vaccines:
+            product_v[key] = ("product_vaccine_mismatch", None)
+        else:
+            sp = info.schedule_product
+            product_v[key] = (None, sp if sp and sp in series_products.get(v, ()) else None)
+    bad_p = {k for k, val in product_v.items() if val[0] is not None}
+    for i in rows_with(pkeys, bad_p):
+        _add(problems, i, problem(product_v[pkeys[i]][0] or "", "product_code", product=pc[i], vaccine=vaccine[i]))
+        blocked[i] = True
+    sched_product: list[str | None] = [product_v[k][1] for k in pkeys]
+
+    # ロット (per lot and product); expired only when every matching lot had expired
+    lot = [x.lot_number for x in inputs]
+    upper = {x: x.upper() for x in set(lot)}
+    lkeys = [(upper[x], p) if x else None for x, p in zip(lot, pc, strict=True)]
+    lot_v: dict[tuple[str, str] | None, str] = {}
+    lot_exp: dict[tuple[str, str] | None, date | None] = {}
+    for lkey in set(lkeys):
+        if lkey is None:
+            continue
+        lots = masters.lots.get(lkey[0])
+        if lots is None:
+            lot_v[lkey] = "unknown_lot"
+            continue
+        mine = [e for p, e in lots if not lkey[1] or p == lkey[1]]
+        if not mine:
+            lot_v[lkey] = "lot_product_mismatch"
+        elif all(e is not None for e in mine):
+            lot_exp[lkey] = max(e for e in mine if e)
+    lot_rows = set(rows_with(lkeys, lot_v))
+    expired = set(bounds(lkeys, {}, lot_exp))
+    for i in sorted(lot_rows | expired):
+        if i in lot_rows:
+            _add(problems, i, problem(lot_v[lkeys[i]], "lot_number", lot=lot[i], product=pc[i]))
+        else:
+            _add(problems, i, problem("lot_expired", "lot_number", lot=lot[i],
+                                      expiry=(lot_exp[lkeys[i]] or date.max).isoformat()))
+
+    # 接種量
+    amt = [x.amount_ml for x in inputs]
+    amount_v: dict[str, Decimal | None] = {"": None}
+    for a in set(amt):
+        if not a:
+            continue
+        try:
+            dec = Decimal(a)
+            if not dec.is_finite() or dec <= 0 or dec >= 1000:
+                raise InvalidOperation
+            amount_v[a] = dec.quantize(Decimal("0.01"))
+        except (InvalidOperation, ValueError):
+            amount_v[a] = None
+    for i in rows_with(amt, {a for a, dv in amount_v.items() if a and dv is None}):
+        _add(problems, i, problem("bad_amount", "amount_ml", amount=amt[i]))
+        blocked[i] = True
+    amount: list[Decimal | None] = list(map(amount_v.__getitem__, amt))
+
+    # 請求月, 券番号, 接種回数
+    cms = [x.claim_month for x in inputs]
+    bad_cm = {cm for cm in set(cms) if cm and not (len(cm) == 6 and cm.isdigit() and 1 <= int(cm[4:]) <= 12)}
+    vns = [x.voucher_no for x in inputs]
+    bad_vn = {vn for vn in set(vns) if vn and (len(vn) != 10 or not vn.isdigit())}
+    dns = [x.dose_number for x in inputs]
+    bad_dn = {d for d in set(dns) if d is not None and d < 1}
+    for i in sorted(set(rows_with(cms, bad_cm)) | set(rows_with(vns, bad_vn)) | set(rows_with(dns, bad_dn))):
+        if cms[i] in bad_cm:
+            _add(problems, i, problem("bad_claim_month", "claim_month", claim=cms[i]))
+        if vns[i] in bad_vn:
+            _add(problems, i, problem("bad_voucher", "voucher_no", voucher=vns[i]))
+        if dns[i] in bad_dn:
+            _add(problems, i, problem("bad_dose_number", "dose_number", dose=dns[i]))
+        blocked[i] = True
+
+    # Duplicates: against the ledger (unchanged when the same record, refused when different) and
+    # inside the input itself (rows already on record are not compared with each other).
+    keys = list(zip(atena, vaccine, day_list, strict=True))
+    fresh: list[int] | None = None
     on_file = ledger.keys
-    for i, x in enumerate(inputs):
-        d = x.date
-        cc = x.clinic_code
-        if cc:
-            cv = clinic_v.get(cc)
-            if cv is None:
-                if len(cc) != 10 or not cc.isdigit():
-                    cv = ("bad_clinic_code", None, None)
-                elif cc not in masters.clinics:
-                    cv = ("unknown_clinic", None, None)
-                else:
-                    cv = (None, *masters.clinics[cc])
-                clinic_v[cc] = cv
-            if cv[0] is not None:
-                _add(problems, i, problem(cv[0], "clinic_code", clinic=cc))
-                blocked[i] = True
-            elif (cv[1] and d < cv[1]) or (cv[2] and d > cv[2]):
-                _add(problems, i, problem("clinic_not_contracted", "clinic_code", clinic=cc, date=d.isoformat()))
-        pc = x.product_code
-        if pc:
-            pkey = (pc, vaccine[i])
-            pv = product_v.get(pkey)
-            if pv is None:
-                info = masters.products.get(pc)
-                if info is None:
-                    pv = ("unknown_product", None)
-                elif vaccine[i] not in info.vaccines:
-                    pv = ("product_vaccine_mismatch", None)
-                else:
-                    sp = info.schedule_product
-                    pv = (None, sp if sp and sp in series_products.get(vaccine[i], ()) else None)
-                product_v[pkey] = pv
-            if pv[0] is not None:
-                _add(problems, i, problem(pv[0], "product_code", product=pc, vaccine=vaccine[i]))
-                blocked[i] = True
+    if on_file:
+        fresh = []
+        for i, dkey in enumerate(keys):
+            recorded = on_file.get(dkey)
+            if recorded is None:
+                fresh.append(i)
+            elif recorded == fingerprint(cc[i], pc[i], lot[i], inputs[i].screening_only):
+                outcome[i] = UNCHANGED
             else:
-                sched_product[i] = pv[1]
-        if x.lot_number:
-            lkey = (x.lot_number.upper(), pc)
-            lv = lot_v.get(lkey)
-            if lv is None:
-                lots = masters.lots.get(lkey[0])
-                if lots is None:
-                    lv = ("unknown_lot", None)
-                else:
-                    mine = [e for p, e in lots if not pc or p == pc]
-                    if not mine:
-                        lv = ("lot_product_mismatch", None)
-                    else:  # expired only when every matching lot had expired
-                        lv = (None, None if any(e is None for e in mine) else max(e for e in mine if e))
-                lot_v[lkey] = lv
-            if lv[0] is not None:
-                _add(problems, i, problem(lv[0], "lot_number", lot=x.lot_number, product=pc))
-            elif lv[1] is not None and d > lv[1]:
-                _add(problems, i, problem("lot_expired", "lot_number", lot=x.lot_number, expiry=lv[1].isoformat()))
-        if x.amount_ml:
-            if x.amount_ml in amount_v:
-                a = amount_v[x.amount_ml]
-            else:
-                try:
-                    a = Decimal(x.amount_ml)
-                    if not a.is_finite() or a <= 0 or a >= 1000:
-                        raise InvalidOperation
-                    a = a.quantize(Decimal("0.01"))
-                except (InvalidOperation, ValueError):
-                    a = None
-                amount_v[x.amount_ml] = a
-            if a is None:
-                _add(problems, i, problem("bad_amount", "amount_ml", amount=x.amount_ml))
+                _add(problems, i, problem("duplicate", "date"))
                 blocked[i] = True
-            amount[i] = a
-        cm = x.claim_month
-        if cm and not (len(cm) == 6 and cm.isdigit() and 1 <= int(cm[4:]) <= 12):
-            _add(problems, i, problem("bad_claim_month", "claim_month", claim=cm))
-            blocked[i] = True
-        vn = x.voucher_no
-        if vn and (len(vn) != 10 or not vn.isdigit()):
-            _add(problems, i, problem("bad_voucher", "voucher_no", voucher=vn))
-            blocked[i] = True
-        if x.dose_number is not None and x.dose_number < 1:
-            _add(problems, i, problem("bad_dose_number", "dose_number", dose=x.dose_number))
-            blocked[i] = True
-        # Duplicates: against the ledger (unchanged when the same record, refused when different) and
-        # inside the input itself.
-        key = (atena[i], vaccine[i], d)
-        if on_file:
-            recorded = on_file.get(key)
-            if recorded is not None:
-                if recorded == fingerprint(cc, pc, x.lot_number, x.screening_only):
-                    outcome[i] = UNCHANGED
-                else:
-                    _add(problems, i, problem("duplicate", "date"))
-                    blocked[i] = True
-                continue
-        first = seen.setdefault(key, i)
-        if first != i:
-            _add(problems, i, problem("duplicate_in_input", "date", first=first + 1))
-            blocked[i] = True
+    candidates = keys if fresh is None else [keys[i] for i in fresh]
+    if len(set(candidates)) != len(candidates):
+        seen: dict[tuple[str, str, date], int] = {}
+        for i in range(n) if fresh is None else fresh:
+            first = seen.setdefault(keys[i], i)
+            if first != i:
+                _add(problems, i, problem("duplicate_in_input", "date", first=first + 1))
+                blocked[i] = True
 
     # Ages and fiscal year (for every row whose person and date are known).
     fy, age_y, age_m, age_fy = ages(birth, dates) if n else (np.zeros(0, np.int64),) * 4
@@ -430,42 +501,35 @@ def _schedule(
     own series (dose number, or why not), and whether the date lies in an eligibility window."""
     rows = np.nonzero(mask)[0]
     who, local = np.unique(pidx[rows], return_inverse=True)
-    pos = {int(p): k for k, p in enumerate(who)}
     # Ledger rows of these persons first, then the new rows (history order does not matter: the
-    # engine sorts by person and date).
-    h_person: list[int] = []
-    h_code: list[int] = []
-    h_date: list[date] = []
-    h_prod: list[int] = []
+    # engine sorts by person and date), all as arrays.
+    slot = np.full(len(persons.birth), -1, np.int64)
+    slot[who] = np.arange(len(who))
+    lp = np.fromiter((persons.index.get(a, -1) for a in ledger.atena), np.int64, len(ledger.atena))
+    lpos = np.where(lp >= 0, slot[np.maximum(lp, 0)], -1) if len(lp) else lp
+    # (a dose before a since-corrected birth date is left to staff, not to the engine)
+    keep = (lpos >= 0) & (ledger.code >= 0)
+    keep[keep] &= ledger.day[keep] >= persons.birth[lp[keep]]
     products = _series_products()
-    for a, v, d, prod in ledger.rows:
-        p = persons.index.get(a)
-        if p is None or p not in pos or v not in CODE_INDEX or np.datetime64(d, "D") < persons.birth[p]:
-            continue  # (a dose before a since-corrected birth date is left to staff, not to the engine)
-        h_person.append(pos[p])
-        h_code.append(CODE_INDEX[v])
-        h_date.append(d)
-        h_prod.append(PRODUCT_INDEX[prod] if prod and prod in products.get(v, ()) else -1)
-    base = len(h_person)
-    for k, i0 in enumerate(rows):
-        i = int(i0)
-        h_person.append(int(local[k]))
-        h_code.append(CODE_INDEX[vaccine[i]])
-        h_date.append(inputs[i].date)
-        sp = sched_product[i]
-        h_prod.append(PRODUCT_INDEX[sp] if sp and sp in products.get(vaccine[i], ()) else -1)
+    prods = {(sp, v): (PRODUCT_INDEX[sp] if sp and sp in products.get(v, ()) else -1)
+             for sp, v in {(sched_product[i], vaccine[i]) for i in rows.tolist()}}
     hist = History(
-        person=np.array(h_person, np.int64),
-        code=np.array(h_code, np.int16),
-        date=np.array(h_date, "datetime64[D]"),
-        product=np.array(h_prod, np.int16),
+        person=np.concatenate([lpos[keep], local.astype(np.int64)]),
+        code=np.concatenate([ledger.code[keep], np.fromiter((CODE_INDEX[vaccine[i]] for i in rows.tolist()), np.int16,
+                                                            len(rows))]).astype(np.int16),
+        date=np.concatenate([ledger.day[keep], dates[rows]]),
+        product=np.concatenate([ledger.product[keep], np.fromiter((prods[(sched_product[i], vaccine[i])]
+                                                                   for i in rows.tolist()), np.int16, len(rows))]
+                               ).astype(np.int16),
     )
+    base = int(keep.sum())
     codes = sorted({vaccine[i] for i in rows})
-    vcode = np.array([CODE_INDEX.get(v, -1) for v in vaccine], np.int16)
+    known_codes = {v: CODE_INDEX.get(v, -1) for v in set(vaccine)}
+    vcode = np.fromiter(map(known_codes.__getitem__, vaccine), np.int16, len(vaccine))
     eng = engine_for(settings) if settings is None else Engine(settings)
     birth = persons.birth[who]
     sex = persons.sex[who]
-    as_of = max(today, *h_date) if h_date else today
+    as_of = max(today, hist.date.max().item()) if len(hist) else today
     res = eng.evaluate_population(birth, sex, hist, as_of)
     for code in codes:
         sr = res.series.get(code)

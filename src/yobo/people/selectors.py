@@ -4,14 +4,16 @@ runs inside the audit door; reads of one person are logged with the 宛名番号
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
+from django.db import connection
 
 from yobo.audit.door import door
-from yobo.core.context import AccessContext
+from yobo.core.context import AccessContext, check
 from yobo.core.errors import InputRejected
 from yobo.core.purposes import Operation
 from yobo.core.text import search_key
@@ -231,3 +233,60 @@ def all_suspended() -> set[str]:
 
     return set(UseSuspension.objects.filter(municipality=_m(), lifted_at__isnull=True)
                .values_list("atena_no", flat=True))
+
+
+class PersonFacts(NamedTuple):
+    """What a batch rule needs of a person (年齢・性別・住民区分), no name or address."""
+
+    atena_no: str
+    person_id: int
+    birth_date: date
+    sex: int
+    status: int  # 住民区分 (CONTRACTS.md §1)
+    status_date: date | None  # 異動日: moved out, died or removed on
+
+    @property
+    def death_date(self) -> date | None:
+        return self.status_date if self.status == ResidentStatus.DECEASED else None
+
+
+_FACTS_IN_LISTS = 20_000  # above this many 宛名番号, one scan of the city beats IN lists
+_FACTS_CHUNK = 900  # IN-list size kept under SQLite's default variable limit
+
+
+def bulk_facts(ctx: AccessContext, atena_nos: Iterable[str] | None = None) -> list[PersonFacts]:
+    """Birth date, sex and residence status of the given persons (any status), or of the whole city
+    when ``atena_nos`` is None, in one set-based read (IN lists in chunks, or one scan of the city
+    when the list is long). One access-log entry: BATCH where the purpose allows batches, else
+    READ (naming the person when there is one)."""
+    wanted = None if atena_nos is None else sorted({str(a) for a in atena_nos})
+    op = Operation.BATCH if check(ctx, Operation.BATCH) is None else Operation.READ
+    target = wanted[0] if wanted is not None and len(wanted) == 1 else ""
+    with door(ctx, op, resource=RESOURCE, target=target) as rec:
+        rows = _facts(wanted)
+        rec.detail = f"bulk facts asked={'all' if wanted is None else len(wanted)} found={len(rows)}"
+    return rows
+
+
+def _facts(wanted: list[str] | None) -> list[PersonFacts]:
+    # Raw SQL: a city is hundreds of thousands of rows, and the ORM's per-value converters cost
+    # more than the query (SQLite returns dates as ISO text, PostgreSQL as dates).
+    table = Person._meta.db_table
+    sql = f"SELECT atena_no, id, birth_date, sex, status, status_date FROM {table} WHERE municipality = %s"
+    raw: list[tuple[Any, ...]] = []
+    with connection.cursor() as cur:
+        if wanted is None or len(wanted) > _FACTS_IN_LISTS:
+            cur.execute(sql, [_m()])
+            raw = cur.fetchall()
+            if wanted is not None:
+                keep = set(wanted)
+                raw = [r for r in raw if r[0] in keep]
+        else:
+            for k in range(0, len(wanted), _FACTS_CHUNK):
+                part = wanted[k:k + _FACTS_CHUNK]
+                cur.execute(f"{sql} AND atena_no IN ({', '.join(['%s'] * len(part))})", [_m(), *part])
+                raw.extend(cur.fetchall())
+    if raw and isinstance(raw[0][2], str):
+        iso = date.fromisoformat
+        return [PersonFacts(a, i, iso(b), s, st, iso(sd) if sd else None) for a, i, b, s, st, sd in raw]
+    return [PersonFacts(*r) for r in raw]
