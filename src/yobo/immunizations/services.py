@@ -131,28 +131,40 @@ def _rows(inputs: Sequence[DoseInput], c: validation.Checked, idx: Iterable[int]
     ops = connection.ops
     active = DoseState.ACTIVE.value
     staff = ctx.staff_id
-    # Column arrays as Python lists once (numpy scalars are slow to convert one by one).
+    # Column arrays as Python lists once (numpy scalars are slow to convert one by one); repeated
+    # small values (enums, codes) converted once each.
     person, number = c.person_id.tolist(), c.dose_number.tolist()
     fy, ay, am, afy = c.fiscal_year.tolist(), c.age_years.tolist(), c.age_months.tolist(), c.age_fy_end.tolist()
     problems, amount = c.problems, c.amount
+    text: dict[Any, str] = {}
+    codes: dict[str, str] = {}
+    dumps = store.dumps
     for i in idx:
         x = inputs[i]
         ps = problems.get(i)
-        a = amount[i]
         reg: Any = x.registered_at
         if reg is not None:
             if timezone.is_naive(reg):
                 reg = timezone.make_aware(reg)
             if not pg:
                 reg = ops.adapt_datetimefield_value(reg)
+        v = codes.get(x.vaccine)
+        if v is None:
+            v = codes[x.vaccine] = x.vaccine.strip().upper()
+        cat = text.get(x.category)
+        if cat is None:
+            cat = text[x.category] = str(x.category)
+        src = text.get(x.source)
+        if src is None:
+            src = text[x.source] = str(x.source)
         yield (
-            m, x.atena_no, person[i], x.vaccine.strip().upper(), number[i] or None, x.date, fy[i], ay[i], am[i],
+            m, x.atena_no, person[i], v, number[i] or None, x.date, fy[i], ay[i], am[i],
             afy[i], x.clinic_code, x.venue[:200], x.doctor[:100], x.product_code, x.manufacturer[:100],
-            x.lot_number[:30], a if pg or a is None else str(a), str(x.category), x.screening_only,
+            x.lot_number[:30], amount[i], cat, x.screening_only,
             x.reason_not_vaccinated[:200], x.findings[:500], x.reactions[:500], x.claim_month, x.voucher_no, reg,
-            str(x.source), x.ref[:200], today, staff, batch_id,
-            store.dumps([p.as_dict() for p in ps]) if ps else "[]", bool(ps), active, None,
-            store.dumps(x.extra) if x.extra else "{}",
+            src, x.ref[:200], today, staff, batch_id,
+            dumps([p.as_dict() for p in ps]) if ps else "[]", bool(ps), active, None,
+            dumps(x.extra) if x.extra else "{}",
         )
 
 

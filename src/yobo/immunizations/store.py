@@ -126,23 +126,12 @@ def insert_doses(rows: Iterable[tuple[Any, ...]]) -> int:
                     cp.write_row(r)
                     n += 1
             return n
-        # The driver's own executemany: dates as ISO text, as Django's adapter would write them.
+        # The driver's own executemany over the stream (dates and decimals through the adapters
+        # Django registers for sqlite3).
         sql = f"INSERT INTO {Dose._meta.db_table} ({cols}) VALUES ({', '.join(['?'] * len(DOSE_COLUMNS))})"
-        di, ei = DOSE_COLUMNS.index("date"), DOSE_COLUMNS.index("entered_on")
         raw_cur: Any = cur.cursor
-        buf: list[tuple[Any, ...]] = []
-        for r in rows:
-            row = list(r)
-            row[di] = row[di].isoformat()
-            row[ei] = row[ei].isoformat()
-            buf.append(tuple(row))
-            if len(buf) >= 5000:
-                raw_cur.executemany(sql, buf)
-                n += len(buf)
-                buf = []
-        if buf:
-            raw_cur.executemany(sql, buf)
-            n += len(buf)
+        raw_cur.executemany(sql, rows)
+        n = raw_cur.rowcount
     return n
 
 

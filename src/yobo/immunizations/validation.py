@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -291,10 +292,13 @@ def validate(
     n = len(inputs)
     problems: dict[int, list[DoseProblem]] = {}
     atena = [x.atena_no for x in inputs]
-    vaccine = [x.vaccine.strip().upper() for x in inputs]
-    pidx = np.array([persons.index.get(a, -1) for a in atena], np.int64)
+    raw_vaccine = [x.vaccine for x in inputs]
+    norm = {v: v.strip().upper() for v in set(raw_vaccine)}
+    vaccine = list(map(norm.__getitem__, raw_vaccine))
+    pidx = np.fromiter(map(persons.index.get, atena, repeat(-1)), np.int64, n)
+    day_list = [x.date for x in inputs]
     # Ordinals are much faster to build than an array of date objects.
-    dates = (np.array([x.date.toordinal() for x in inputs], np.int64) - _EPOCH).view("datetime64[D]")
+    dates = (np.fromiter(map(date.toordinal, day_list), np.int64, n) - _EPOCH).view("datetime64[D]")
     known = pidx >= 0
     safe = np.maximum(pidx, 0)
     birth = persons.birth[safe] if len(persons.birth) else np.full(n, MIN_DATE)
@@ -330,7 +334,6 @@ def validate(
     # the same order for every row, so each row's problems keep that order.
     outcome = np.full(n, NEW, np.int8)
     series_products = _series_products()
-    day_list = [x.date for x in inputs]
 
     def rows_with(values: list[Any], hits: set[Any] | dict[Any, Any]) -> list[int]:
         return [i for i, v in enumerate(values) if v in hits] if hits else []
@@ -341,8 +344,11 @@ def validate(
         hi_ord = {k: v.toordinal() for k, v in hi.items() if v}
         if not lo_ord and not hi_ord:
             return []
-        low = np.fromiter((lo_ord.get(v, 0) for v in values), np.int64, n) - _EPOCH
-        high = np.fromiter((hi_ord.get(v, _MAX_ORD) for v in values), np.int64, n) - _EPOCH
+        distinct = list(set(values))
+        pos = {v: k for k, v in enumerate(distinct)}
+        ix = np.fromiter(map(pos.__getitem__, values), np.int64, n)
+        low = np.array([lo_ord.get(v, 0) for v in distinct], np.int64)[ix] - _EPOCH
+        high = np.array([hi_ord.get(v, _MAX_ORD) for v in distinct], np.int64)[ix] - _EPOCH
         d = dates.view(np.int64)
         return np.nonzero((d < low) | (d > high))[0].tolist()
 
@@ -501,6 +507,8 @@ def _schedule(
     own series (dose number, or why not), and whether the date lies in an eligibility window."""
     rows = np.nonzero(mask)[0]
     who, local = np.unique(pidx[rows], return_inverse=True)
+    known_codes = {v: CODE_INDEX.get(v, -1) for v in set(vaccine)}
+    vcode = np.fromiter(map(known_codes.__getitem__, vaccine), np.int16, len(vaccine))
     # Ledger rows of these persons first, then the new rows (history order does not matter: the
     # engine sorts by person and date), all as arrays.
     slot = np.full(len(persons.birth), -1, np.int64)
@@ -515,8 +523,7 @@ def _schedule(
              for sp, v in {(sched_product[i], vaccine[i]) for i in rows.tolist()}}
     hist = History(
         person=np.concatenate([lpos[keep], local.astype(np.int64)]),
-        code=np.concatenate([ledger.code[keep], np.fromiter((CODE_INDEX[vaccine[i]] for i in rows.tolist()), np.int16,
-                                                            len(rows))]).astype(np.int16),
+        code=np.concatenate([ledger.code[keep], vcode[rows]]).astype(np.int16),
         date=np.concatenate([ledger.day[keep], dates[rows]]),
         product=np.concatenate([ledger.product[keep], np.fromiter((prods[(sched_product[i], vaccine[i])]
                                                                    for i in rows.tolist()), np.int16, len(rows))]
@@ -524,8 +531,6 @@ def _schedule(
     )
     base = int(keep.sum())
     codes = sorted({vaccine[i] for i in rows})
-    known_codes = {v: CODE_INDEX.get(v, -1) for v in set(vaccine)}
-    vcode = np.fromiter(map(known_codes.__getitem__, vaccine), np.int16, len(vaccine))
     eng = engine_for(settings) if settings is None else Engine(settings)
     birth = persons.birth[who]
     sex = persons.sex[who]
