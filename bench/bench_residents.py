@@ -13,8 +13,8 @@ Each import phase also reports its steps (``<phase>_phases``, seconds): ``read_w
 in-process, or waiting for the reader worker), ``stage_load`` (COPY/executemany into staging),
 ``vault_chunks`` (blind index, lookups, sealing, vault staging), ``duplicates``, ``vault_finish``,
 ``apply_*`` (delta join, history, update, insert, index build, households, ANALYZE, absences) and
-``vault_deceased``. The import loads in the main process while a worker process reads (files of
-``importer.WORKER_MIN_BYTES`` and more), so the steps overlap with the reading.
+``vault_deceased``. On PostgreSQL the import loads in the main process while a worker process
+reads (files of ``importer.WORKER_MIN_BYTES`` and more), so those steps overlap with the reading.
 
 Targets: full import ≥ 50% of the baseline's rows per second; the 1% diff under 3 s.
 PostgreSQL database: ``YOBO_BENCH_PG`` (default ``postgresql://postgres@127.0.0.1:5432/yobo_bench``),

@@ -211,7 +211,7 @@ def import_extract(
     ``MAX_PROBLEMS_KEPT``, all passed to ``on_problem``) when the file has an invalid row and
     ``skip_invalid`` is off, or when a My Number conflicts with the vault. ``AccessDenied`` when the
     context may not run the resident sync. ``worker``: read the file in a worker process (default:
-    when it is at least ``WORKER_MIN_BYTES``).
+    on PostgreSQL, when the file is at least ``WORKER_MIN_BYTES``).
     """
     p = Path(path)
     summary = ImportSummary(file=p.name, mode="full" if full else "diff")
@@ -227,7 +227,10 @@ def import_extract(
         raise ImportRejected(str(exc), summary) from None
     summary.encoding = res.encoding
     if worker is None:
-        worker = p.stat().st_size >= WORKER_MIN_BYTES
+        # PostgreSQL only by default: there the worker hands over ready COPY text and the main
+        # process's share shrinks; on SQLite the tuples must be unpickled, and on the shared 2-CPU
+        # box the overlap did not pay for that (decision 051's figures).
+        worker = _pg() and p.stat().st_size >= WORKER_MIN_BYTES
 
     def note(problem: Problem) -> None:
         if problem.severity == ERROR:
