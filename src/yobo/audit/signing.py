@@ -8,7 +8,6 @@ The key id is the first 16 hex digits of sha256 over the raw public key.
 from __future__ import annotations
 
 import hashlib
-import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -16,6 +15,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from django.conf import settings
+
+from yobo.core.keyfile import write_private
 
 KEY_FILE = "audit-ed25519.pem"
 
@@ -34,14 +35,11 @@ def ensure_key() -> list[str]:
     path = key_path()
     if path.exists():
         return []
-    path.parent.mkdir(parents=True, exist_ok=True)
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(pem)
+    write_private(path, pem, exclusive=True)
     _load.cache_clear()
     return [
         f"アクセスログ署名鍵を作成しました: {path} (key id {key_id_of(key.public_key())})。"

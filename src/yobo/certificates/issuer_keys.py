@@ -30,6 +30,7 @@ from typing import Any
 from jwcrypto import jwk
 
 from yobo.core.errors import IntegrityBroken
+from yobo.core.keyfile import write_private
 
 from .shc import kid_of
 
@@ -160,19 +161,7 @@ def require() -> IssuerKeys:
 
 
 def save(ring: IssuerKeys) -> Path:
-    path = key_path()
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(ring.to_json(), fh, indent=1)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    path = write_private(key_path(), json.dumps(ring.to_json(), indent=1))
     with _lock:
         _cache.clear()
     return path

@@ -22,7 +22,6 @@ import functools
 import hashlib
 import hmac
 import json
-import os
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -32,6 +31,8 @@ from typing import Any
 
 from jwcrypto import jwe, jwk, jws
 from jwcrypto.common import JWException
+
+from yobo.core.keyfile import write_private
 
 SIG_ALG = "ES256"
 KEY_ALG = "ECDH-ES+A256KW"
@@ -80,15 +81,6 @@ def _public(k: jwk.JWK) -> dict[str, Any]:
     return dict(k.export_public(as_dict=True))
 
 
-def _write_private(path: Path, data: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(data)
-    os.replace(tmp, path)
-
-
 def init_keys(key_dir: Path, party: str) -> tuple[PartyKeys, bool]:
     """Create the party's key pairs in ``key_dir`` unless present; returns (keys, created)."""
     created = False
@@ -96,7 +88,7 @@ def init_keys(key_dir: Path, party: str) -> tuple[PartyKeys, bool]:
         p = key_dir / name
         if not p.exists():
             k = jwk.JWK.generate(kty="EC", crv="P-256", use=use, kid=party)
-            _write_private(p, k.export_private())
+            write_private(p, k.export_private())
             created = True
     return load_keys(key_dir, party), created
 
@@ -237,11 +229,11 @@ def init_linkage_key(path: Path, source: Path | None = None) -> bool:
     if source is not None:
         data = source.read_text(encoding="utf-8").strip()
         base64.b64decode(data, validate=True)
-        _write_private(path, data + "\n")
+        write_private(path, data + "\n")
         return True
     if path.exists():
         return False
-    _write_private(path, base64.b64encode(secrets.token_bytes(32)).decode() + "\n")
+    write_private(path, base64.b64encode(secrets.token_bytes(32)).decode() + "\n")
     return True
 
 

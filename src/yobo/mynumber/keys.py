@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from yobo.core.errors import IntegrityBroken
+from yobo.core.keyfile import write_private
 
 ENV_VAR = "YOBO_MYNUMBER_KEYS"
 FILE_NAME = "mynumber-keys.json"
@@ -179,19 +180,7 @@ def save(ring: Keyring) -> Path:
             "鍵管理の担当者が新しい鍵を環境変数に設定してください。"
             f" / Keys come from {ENV_VAR}; update them in the secret store instead."
         )
-    path = key_path()
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(ring.to_json(), fh, indent=1)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    path = write_private(key_path(), json.dumps(ring.to_json(), indent=1))
     with _cache_lock:
         _cache.clear()
     return path

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import secrets
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
 
 from yobo.core.errors import IntegrityBroken
+from yobo.core.keyfile import write_private
 
 FILE_NAME = "relief-document-keys.json"
 
@@ -34,12 +34,7 @@ def _load(create: bool) -> dict[str, object]:
         kid = secrets.token_hex(4)
         key = base64.b64encode(AESGCM.generate_key(bit_length=256)).decode()
         ring: dict[str, object] = {"active": kid, "keys": {kid: key}}
-        p.parent.mkdir(parents=True, exist_ok=True)
-        tmp = p.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump(ring, f)
-        os.replace(tmp, p)
+        write_private(p, json.dumps(ring))
         return ring
     return dict(json.loads(p.read_text()))
 
