@@ -198,7 +198,10 @@ def test_key_a_batch_of_twenty_forms_by_keyboard(page: Any, clerk_env: dict[str,
             with page.expect_response(lambda r: r.url.endswith("/reject/")):
                 page.keyboard.press("F8")
             page.locator("[data-testid=last-saved]").filter(has_text="返戻").wait_for()
-            page.wait_for_function("document.activeElement && document.activeElement.id === 'f-key'")
+            # The cursor was already in the old form's first field (holding "9"): wait for the fresh,
+            # empty one, or the next digits would go into the form being replaced.
+            page.wait_for_function("document.activeElement && document.activeElement.id === 'f-key'"
+                                   " && document.activeElement.value === ''")
 
     counts = {k: page.locator(f"[data-count={k}]").inner_text() for k in ("entered", "saved", "warnings", "errors")}
     assert counts == {"entered": "21", "saved": "20", "warnings": "1", "errors": "1"}
