@@ -23,7 +23,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -32,13 +31,11 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from bench._common import prepare_database, raw_baseline, rss_mb
+
 AS_OF = date(2026, 11, 1)
 PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432/yobo_bench_doses"
 DOSES_PER_RESIDENT = 3.3  # what the synthetic city yields (Japan-like age pyramid)
-
-
-def _rss_mb() -> float:
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 def _make_files(size: int, work: Path) -> tuple[Path, Path, int]:
@@ -58,55 +55,10 @@ def _make_files(size: int, work: Path) -> tuple[Path, Path, int]:
     return residents, doses, n
 
 
-def _prepare(url: str, work: Path) -> str:
-    if url.startswith("postgres"):
-        import psycopg
-
-        base, _, name = url.rpartition("/")
-        if "bench" not in name:
-            raise SystemExit(f"refusing to drop {name!r}: the bench database name must contain 'bench'")
-        with psycopg.connect(base + "/postgres", autocommit=True) as c:
-            c.execute(f'DROP DATABASE IF EXISTS "{name}"')
-            c.execute(f'CREATE DATABASE "{name}"')
-        return url
-    path = work / "bench.sqlite3"
-    for suffix in ("", "-wal", "-shm"):
-        Path(str(path) + suffix).unlink(missing_ok=True)
-    return f"sqlite:///{path}"
-
-
 def _baseline(path: Path) -> float:
-    from django.db import connection, transaction
-
     with path.open(encoding="utf-8", newline="") as f:
         width = len(next(csv.reader(f)))
-    cols = [f"c{i}" for i in range(width)]
-    with connection.cursor() as cur:
-        cur.execute("DROP TABLE IF EXISTS bench_raw")
-        cur.execute(f"CREATE TABLE bench_raw ({', '.join(c + ' text' for c in cols)})")
-    t0 = time.perf_counter()
-    with transaction.atomic(), connection.cursor() as cur, path.open(encoding="utf-8", newline="") as f:
-        r = csv.reader(f)
-        next(r)
-        if connection.vendor == "postgresql":
-            raw: Any = cur.cursor
-            with raw.copy(f"COPY bench_raw ({', '.join(cols)}) FROM STDIN") as copy:
-                for cells in r:
-                    copy.write_row(cells)
-        else:
-            sql = f"INSERT INTO bench_raw VALUES ({', '.join(['%s'] * len(cols))})"
-            buf: list[list[str]] = []
-            for cells in r:
-                buf.append(cells)
-                if len(buf) == 5000:
-                    cur.executemany(sql, buf)
-                    buf = []
-            if buf:
-                cur.executemany(sql, buf)
-    secs = time.perf_counter() - t0
-    with connection.cursor() as cur:
-        cur.execute("DROP TABLE bench_raw")
-    return secs
+    return raw_baseline(path, width)
 
 
 def _persons(residents: Path) -> int:
@@ -130,7 +82,7 @@ def _persons(residents: Path) -> int:
 
 def _child(url: str, residents: Path, doses: Path, size: int) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="yobo-bench-doses-"))
-    os.environ["YOBO_DATABASE_URL"] = _prepare(url, work)
+    os.environ["YOBO_DATABASE_URL"] = prepare_database(url, work)
     os.environ["YOBO_KEY_DIR"] = str(work / "keys")
     os.environ["YOBO_VAR_DIR"] = str(work / "var")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "yobo.settings")
@@ -161,7 +113,7 @@ def _child(url: str, residents: Path, doses: Path, size: int) -> dict[str, Any]:
     inputs = list(f)
     out["read_s"] = round(time.perf_counter() - t0, 2)
     out["read_problems"] = len(f.problems)
-    out["rss_mb_after_read"] = _rss_mb()
+    out["rss_mb_after_read"] = rss_mb()
     for phase in ("batch", "rerun"):
         t0 = time.perf_counter()
         try:
@@ -172,7 +124,7 @@ def _child(url: str, residents: Path, doses: Path, size: int) -> dict[str, Any]:
         out[f"{phase}_s"] = round(time.perf_counter() - t0, 2)
         out[f"{phase}_counts"] = {"inserted": r.inserted, "unchanged": r.unchanged, "rejected": r.rejected,
                                   "with_warnings": r.with_warnings}
-        out[f"{phase}_rss_mb"] = _rss_mb()
+        out[f"{phase}_rss_mb"] = rss_mb()
         if phase == "batch":
             out["problems_by_code"] = r.codes
     total = out["read_s"] + out["batch_s"]

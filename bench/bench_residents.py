@@ -26,7 +26,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -34,12 +33,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench._common import prepare_database, raw_baseline, rss_mb
+
 AS_OF = "2025-09-01"
 PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432/yobo_bench"
-
-
-def _rss_mb() -> float:
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 def _make_files(size: int, work: Path) -> tuple[Path, Path]:
@@ -68,61 +65,16 @@ def _make_files(size: int, work: Path) -> tuple[Path, Path]:
     return full, diff
 
 
-def _prepare(url: str, work: Path) -> str:
-    if url.startswith("postgres"):
-        import psycopg
-
-        base, _, name = url.rpartition("/")
-        if "bench" not in name:
-            raise SystemExit(f"refusing to drop {name!r}: the bench database name must contain 'bench'")
-        with psycopg.connect(base + "/postgres", autocommit=True) as c:
-            c.execute(f'DROP DATABASE IF EXISTS "{name}"')
-            c.execute(f'CREATE DATABASE "{name}"')
-        return url
-    path = work / "bench.sqlite3"
-    for suffix in ("", "-wal", "-shm"):
-        Path(str(path) + suffix).unlink(missing_ok=True)
-    return f"sqlite:///{path}"
-
-
 def _baseline(path: Path) -> float:
     """Seconds to read the file with csv.reader and load the raw cells into a bare table."""
-    from django.db import connection, transaction
-
     from yobo.people.extract import COLUMNS
 
-    cols = [f"c{i}" for i in range(len(COLUMNS))]
-    with connection.cursor() as cur:
-        cur.execute("DROP TABLE IF EXISTS bench_raw")
-        cur.execute(f"CREATE TABLE bench_raw ({', '.join(c + ' text' for c in cols)})")
-    t0 = time.perf_counter()
-    with transaction.atomic(), connection.cursor() as cur, path.open(encoding="utf-8", newline="") as f:
-        r = csv.reader(f)
-        next(r)
-        if connection.vendor == "postgresql":
-            raw: Any = cur.cursor
-            with raw.copy(f"COPY bench_raw ({', '.join(cols)}) FROM STDIN") as copy:
-                for cells in r:
-                    copy.write_row(cells)
-        else:
-            sql = f"INSERT INTO bench_raw VALUES ({', '.join(['%s'] * len(cols))})"
-            buf: list[list[str]] = []
-            for cells in r:
-                buf.append(cells)
-                if len(buf) == 5000:
-                    cur.executemany(sql, buf)
-                    buf = []
-            if buf:
-                cur.executemany(sql, buf)
-    secs = time.perf_counter() - t0
-    with connection.cursor() as cur:
-        cur.execute("DROP TABLE bench_raw")
-    return secs
+    return raw_baseline(path, len(COLUMNS))
 
 
 def _child(url: str, full: Path, diff: Path, size: int) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="yobo-bench-res-"))
-    os.environ["YOBO_DATABASE_URL"] = _prepare(url, work)
+    os.environ["YOBO_DATABASE_URL"] = prepare_database(url, work)
     os.environ["YOBO_KEY_DIR"] = str(work / "keys")
     os.environ["YOBO_VAR_DIR"] = str(work / "var")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "yobo.settings")
@@ -148,7 +100,7 @@ def _child(url: str, full: Path, diff: Path, size: int) -> dict[str, Any]:
     base = _baseline(full)
     out["baseline_s"] = round(base, 2)
     out["baseline_rows_per_s"] = round(size / base)
-    out["rss_mb_after_baseline"] = _rss_mb()
+    out["rss_mb_after_baseline"] = rss_mb()
     # The validating reader alone (no database): the per-row Python floor of any import of the file.
     from yobo.people.extract import read_extract
 
@@ -156,14 +108,14 @@ def _child(url: str, full: Path, diff: Path, size: int) -> dict[str, Any]:
     n = sum(1 for _ in read_extract(full, as_of=as_of, check_duplicates=False))  # as the importer reads
     out["reader_only_s"] = round(time.perf_counter() - t0, 2)
     out["reader_rows_per_s"] = round(n / out["reader_only_s"])
-    out["rss_mb_after_reader"] = _rss_mb()
+    out["rss_mb_after_reader"] = rss_mb()
     for phase, path in (("full", full), ("reimport", full), ("diff", diff)):
         t0 = time.perf_counter()
         s = import_residents(ctx, path, as_of=as_of, on_problem=lambda p: print(p, file=sys.stderr))
         secs = time.perf_counter() - t0
         out[f"{phase}_s"] = round(secs, 2)
         out[f"{phase}_counts"] = {k: getattr(s, k) for k in ("inserted", "updated", "unchanged", "rejected")}
-        out[f"{phase}_rss_mb"] = _rss_mb()
+        out[f"{phase}_rss_mb"] = rss_mb()
         out[f"{phase}_phases"] = dict(s.phases)  # seconds per step (importer._Phases)
     out["full_rows_per_s"] = round(size / out["full_s"])
     out["full_vs_baseline"] = round(out["full_rows_per_s"] / out["baseline_rows_per_s"], 3)
