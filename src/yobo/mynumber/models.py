@@ -43,7 +43,7 @@ class MyNumberLink(models.Model):
     """
 
     municipality = models.CharField(max_length=6)
-    integrated_no = models.CharField(max_length=15, unique=True)
+    integrated_no = models.CharField(max_length=15)  # unique: ``mynumber_link_integrated_uniq``
     atena_no = models.CharField(max_length=15)
     ciphertext = models.BinaryField()
     nonce = models.BinaryField()
@@ -53,12 +53,18 @@ class MyNumberLink(models.Model):
     status = models.CharField(max_length=10, choices=LinkStatus.choices, default=LinkStatus.ACTIVE)
     deceased_on = models.DateField(null=True, blank=True)
     created_at = models.DateTimeField()
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # The operator of the registering batch (the access log names them too). No database foreign key
+    # and no index: a bulk load would check and index one staff id per linked number (decision 051).
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
+                                   db_constraint=False, db_index=False)
     updated_at = models.DateTimeField()
 
     class Meta:
         db_table = "mynumber_link"
         constraints = [
+            # A constraint rather than ``unique=True``: that would add a second (LIKE-pattern) index
+            # on PostgreSQL, which nothing uses and every registered number must grow.
+            models.UniqueConstraint(fields=["integrated_no"], name="mynumber_link_integrated_uniq"),
             models.UniqueConstraint(fields=["municipality", "atena_no"], name="mynumber_link_atena_uniq"),
             models.UniqueConstraint(fields=["municipality", "blind_index"], name="mynumber_link_index_uniq"),
         ]

@@ -19,6 +19,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from yobo.audit.door import door
+from yobo.core import bulkload
 from yobo.core.context import AccessContext
 from yobo.core.errors import InputRejected
 from yobo.core.purposes import Operation
@@ -539,23 +540,28 @@ class BulkRegistration:
                 if assigned:
                     cur.execute(f"SELECT atena_no, integrated_no FROM {_STAGE} WHERE state = %s", [_NEW])
                     result.assigned = dict(cur.fetchall())
-                self._insert(cur)
+                self._insert(cur, first_load=self._vault_empty and result.inserted > _ANALYZE_AFTER)
                 if self._pg and result.inserted > _ANALYZE_AFTER:
                     # Fresh statistics after a large load, so the next small batch gets index plans.
                     cur.execute(f"ANALYZE {MyNumberLink._meta.db_table}")
             cur.execute(f"DROP TABLE IF EXISTS {_STAGE}")
         return result
 
-    def _insert(self, cur: Any) -> None:
+    def _insert(self, cur: Any, *, first_load: bool) -> None:
+        """The new links in one ``INSERT … SELECT``. A first load into an empty linking file builds
+        its indexes afterwards, once, from the inserted rows (the stage was made unique in SQL above;
+        the unique indexes check it again as they are built)."""
         table = MyNumberLink._meta.db_table
         try:
             with transaction.atomic():
+                rebuild = bulkload.drop_indexes(cur, connection.vendor, table, unique=True) if first_load else []
                 cur.execute(
                     f"INSERT INTO {table} ({', '.join(_INSERT_COLUMNS)}) SELECT %s, integrated_no, atena_no, "
                     f"ciphertext, nonce, key_id, bi, %s, %s, %s, %s, %s FROM {_STAGE} WHERE state = %s ORDER BY k",
                     [self.m, self.ring.active_index_key, LinkStatus.ACTIVE.value, self._now, self.ctx.staff_id,
                      self._now, _NEW],
                 )
+                bulkload.rebuild(cur, rebuild)
         except IntegrityError:
             raise InputRejected(
                 "個人番号の一括登録中に他の処理と重複しました。もう一度実行してください。"

@@ -9,8 +9,8 @@ One batch is one database transaction:
    a conflict rejects the file (or, with ``skip_invalid``, its rows);
 3. the diff and the apply are SQL statements over staging ⋈ person: history rows for changed persons
    (``{field: [old, new]}``), ``UPDATE … FROM`` for changed, ``INSERT … SELECT`` for new (an
-   anti-join), households refreshed for the touched household numbers, absences of a ``--full``
-   snapshot listed;
+   anti-join), absences of a ``--full`` snapshot listed. Households are the persons sharing a
+   世帯番号 (``selectors.household_members``), read from the person table; nothing is projected;
 4. the batch row, the counts and the access-log entry commit with it.
 
 Killing the process at any moment leaves the database as before the batch (the transaction never
@@ -21,6 +21,7 @@ See docs/decisions/051.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import pickle
 import subprocess
@@ -38,6 +39,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from yobo.audit.door import door
+from yobo.core import bulkload
 from yobo.core.context import AccessContext
 from yobo.core.errors import AccessDenied, InputRejected
 from yobo.core.purposes import Operation
@@ -50,14 +52,15 @@ from .models import BatchStatus, ImportBatch, ResidentStatus
 RESOURCE = "people.person"
 STAGE = "people_stage"
 STAGE_REJECTED = "people_stage_rejected"
-STAGE_HOUSEHOLDS = "people_stage_households"
 STAGE_DELTA = "people_stage_delta"
 MAX_PROBLEMS_KEPT = 1000  # kept in the summary for display; all are counted (and streamed to stderr)
 _CHUNK = 5000
 # Files at least this large are read in a worker process (starting one costs ~0.2 s; smaller files
 # are read in-process, by the same code).
 WORKER_MIN_BYTES = 4 << 20
+_PIPE_BYTES = 1 << 20  # the reader worker's pipe (Linux allows up to /proc/sys/fs/pipe-max-size, 1 MiB)
 _REBUILD_INDEXES_AFTER = 50_000  # new persons in a first load from which indexes are built after the insert
+_SQLITE_CACHE_KIB = 64 << 10  # SQLite page cache during a batch (64 MiB)
 
 # Register fields, in the order of the staging table and the row hash. ``kanji_key``/``kana_key``
 # derive from the names and are not compared.
@@ -142,18 +145,17 @@ def _create_stage(cur: Any) -> None:
     text, dt, small, integer = ("text", "date", "smallint", "integer")
     types = {"birth_date": dt, "status_date": dt, "sex": small, "status": small, "src_row": integer}
     cols = ", ".join(f"{c} {types.get(c, text)}" for c in _STAGE_COLUMNS)
-    for t in (STAGE, STAGE_REJECTED, STAGE_HOUSEHOLDS, STAGE_DELTA):
+    for t in (STAGE, STAGE_REJECTED, STAGE_DELTA):
         cur.execute(f"DROP TABLE IF EXISTS {t}")
     # ON COMMIT DROP (PostgreSQL): the staging tables never outlive the batch transaction.
     tail = " ON COMMIT DROP" if _pg() else ""
     cur.execute(f"CREATE TEMPORARY TABLE {STAGE} ({cols}){tail}")
     cur.execute(f"CREATE TEMPORARY TABLE {STAGE_REJECTED} (atena_no text){tail}")
-    cur.execute(f"CREATE TEMPORARY TABLE {STAGE_HOUSEHOLDS} (household_no text){tail}")
 
 
 def _drop_stage(cur: Any) -> None:
     if not _pg():
-        for t in (STAGE, STAGE_REJECTED, STAGE_HOUSEHOLDS, STAGE_DELTA):
+        for t in (STAGE, STAGE_REJECTED, STAGE_DELTA):
             cur.execute(f"DROP TABLE IF EXISTS {t}")
 
 
@@ -307,6 +309,10 @@ def _chunks(res: extract.ExtractResult, worker: bool) -> Iterator[extract.StageC
            "pg" if pg else "sqlite", str(_CHUNK)]
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, env=env)  # noqa: S603 - our own module
     pipe: Any = proc.stdout
+    with contextlib.suppress(OSError, AttributeError):
+        # A pipe that holds a whole chunk (64 KiB by default): the worker reads the next chunk while
+        # this process loads the last one, instead of stalling mid-write until it is read.
+        fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
     try:
         while True:
             try:
@@ -336,8 +342,6 @@ def _run(ctx: AccessContext, res: extract.ExtractResult, batch: ImportBatch, sum
     for pr in res.problems:  # header problems, known before the rows
         note(pr)
     res.problems.clear()
-    refuse = False
-    rejected_rows: list[RejectedRow] = []
     bar: Any = None
     if progress:
         from tqdm import tqdm
@@ -350,79 +354,99 @@ def _run(ctx: AccessContext, res: extract.ExtractResult, batch: ImportBatch, sum
             # Index probes are cheap on the SSDs a registry runs on; with the default cost (4) the
             # planner hashes whole 1M-row tables for a 10k-row diff. Local to this transaction.
             cur.execute("SET LOCAL random_page_cost = 1.1")
-            # Sorts and hashes of whole-file steps (delta join, duplicate and vault GROUP BYs, the
-            # household projection) in memory rather than in temporary files; index builds of a
-            # first load in one pass. This transaction only.
+            # Sorts and hashes of whole-file steps (delta join, duplicate and vault GROUP BYs) in
+            # memory rather than in temporary files; index builds of a first load in one pass.
+            # This transaction only.
             cur.execute("SET LOCAL work_mem = '64MB'")
             cur.execute("SET LOCAL maintenance_work_mem = '256MB'")
-        _create_stage(cur)
-        # My Numbers stream to the vault chunk by chunk (same transaction); it seals only numbers it
-        # does not hold yet and stages only pairs not linked as given, so nothing here grows with the
-        # file. ``distinct``: repeated 宛名番号 are discarded below before ``finish``.
-        with mynumber_services.bulk_registration(ctx, distinct=True) as reg:
-            chunks = _chunks(res, worker)
-            try:
-                while True:
-                    with ph("read_wait"):  # reading in-process, or waiting for the worker
-                        chunk = next(chunks, None)
-                    if chunk is None:
-                        break
-                    for pr in chunk.problems:
-                        note(pr)
-                    rejected_rows.extend(chunk.rejected)
-                    if summary.problem_count and not skip_invalid and not reg.check_only:
-                        # The file will be refused: read on to list every problem, seal nothing.
-                        reg.check_only = True
-                    with ph("stage_load"):
-                        _load_chunk(cur, chunk.rows)
-                    with ph("vault_chunks"):
-                        reg.add_keyed(chunk.pairs)
-                    if bar is not None:
-                        bar.update(chunk.size)
-                    if chunk.last:
-                        summary.rows_read = res.rows_read = chunk.rows_read
-                        res.rows_ok = chunk.rows_ok
-                        summary.file_sha256 = chunk.sha256
-            finally:
+        else:
+            # SQLite's page cache (2 MB by default) is what random B-tree inserts (the vault's blind
+            # index) and index builds thrash; bounded, and given back after the batch.
+            cur.execute("PRAGMA cache_size")
+            cache_before = cur.fetchone()[0]
+            cur.execute(f"PRAGMA cache_size = {-_SQLITE_CACHE_KIB}")
+        try:
+            _run_staged(ctx, cur, res, batch, summary, full=full, skip_invalid=skip_invalid, bar=bar, note=note,
+                        worker=worker, ph=ph)
+        finally:
+            if not _pg():
+                cur.execute(f"PRAGMA cache_size = {int(cache_before)}")
+
+
+def _run_staged(ctx: AccessContext, cur: Any, res: extract.ExtractResult, batch: ImportBatch, summary: ImportSummary,
+                *, full: bool, skip_invalid: bool, bar: Any, note: Callable[[Problem], None], worker: bool,
+                ph: _Phases) -> None:
+    m = settings.MUNICIPALITY_CODE
+    refuse = False
+    rejected_rows: list[RejectedRow] = []
+    _create_stage(cur)
+    # My Numbers stream to the vault chunk by chunk (same transaction); it seals only numbers it
+    # does not hold yet and stages only pairs not linked as given, so nothing here grows with the
+    # file. ``distinct``: repeated 宛名番号 are discarded below before ``finish``.
+    with mynumber_services.bulk_registration(ctx, distinct=True) as reg:
+        chunks = _chunks(res, worker)
+        try:
+            while True:
+                with ph("read_wait"):  # reading in-process, or waiting for the worker
+                    chunk = next(chunks, None)
+                if chunk is None:
+                    break
+                for pr in chunk.problems:
+                    note(pr)
+                rejected_rows.extend(chunk.rejected)
+                if summary.problem_count and not skip_invalid and not reg.check_only:
+                    # The file will be refused: read on to list every problem, seal nothing.
+                    reg.check_only = True
+                with ph("stage_load"):
+                    _load_chunk(cur, chunk.rows)
+                with ph("vault_chunks"):
+                    reg.add_keyed(chunk.pairs)
                 if bar is not None:
-                    bar.close()
-                close = getattr(chunks, "close", None)
-                if close is not None:
-                    close()  # stops the worker when the loop ended early
+                    bar.update(chunk.size)
+                if chunk.last:
+                    summary.rows_read = res.rows_read = chunk.rows_read
+                    res.rows_ok = chunk.rows_ok
+                    summary.file_sha256 = chunk.sha256
+        finally:
+            if bar is not None:
+                bar.close()
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()  # stops the worker when the loop ended early
 
-            # Duplicate 宛名番号 within the file, found in SQL: the later rows are refused.
-            with ph("duplicates"):
-                dups = _duplicate_rows(cur, res, note)
-            if dups:
-                reg.discard([r.row for r in dups])
-                rejected_rows = rejected_rows + dups
+        # Duplicate 宛名番号 within the file, found in SQL: the later rows are refused.
+        with ph("duplicates"):
+            dups = _duplicate_rows(cur, res, note)
+        if dups:
+            reg.discard([r.row for r in dups])
+            rejected_rows = rejected_rows + dups
+        summary.rejected = len(rejected_rows)
+        if summary.problem_count and not skip_invalid:
+            reg.check_only = True
+
+        with ph("vault_finish"):
+            vres = reg.finish()
+        summary.vault = {"inserted": vres.inserted, "unchanged": vres.unchanged, "refused": len(vres.conflicts)}
+        for c in vres.conflicts:
+            note(Problem(res.file, vres.keys.get(c.atena_no) or None, extract.MY_NUMBER, c.message))
+        if summary.problem_count and not skip_invalid:
+            summary.rejected += len(vres.conflicts)
+            refuse = True
+        elif vres.conflicts:
+            conflict_rows = _staged_rows(cur, [(vres.keys.get(c.atena_no, 0), f"{extract.MY_NUMBER}: {c.message}")
+                                               for c in vres.conflicts], res.header)
+            rejected_rows = rejected_rows + conflict_rows
             summary.rejected = len(rejected_rows)
-            if summary.problem_count and not skip_invalid:
-                reg.check_only = True
+            _delete_from_stage(cur, [r.row for r in conflict_rows])
+    if refuse:  # outside the vault's door: the vault's entry says what it found, not an error
+        raise ImportRejected(_rejected_message(summary), summary)
 
-            with ph("vault_finish"):
-                vres = reg.finish()
-            summary.vault = {"inserted": vres.inserted, "unchanged": vres.unchanged, "refused": len(vres.conflicts)}
-            for c in vres.conflicts:
-                note(Problem(res.file, vres.keys.get(c.atena_no) or None, extract.MY_NUMBER, c.message))
-            if summary.problem_count and not skip_invalid:
-                summary.rejected += len(vres.conflicts)
-                refuse = True
-            elif vres.conflicts:
-                conflict_rows = _staged_rows(cur, [(vres.keys.get(c.atena_no, 0), f"{extract.MY_NUMBER}: {c.message}")
-                                                   for c in vres.conflicts], res.header)
-                rejected_rows = rejected_rows + conflict_rows
-                summary.rejected = len(rejected_rows)
-                _delete_from_stage(cur, [r.row for r in conflict_rows])
-        if refuse:  # outside the vault's door: the vault's entry says what it found, not an error
-            raise ImportRejected(_rejected_message(summary), summary)
-
-        if rejected_rows:
-            _stage_rejected(cur, res, rejected_rows)
-        _apply(cur, m, batch, summary, full=full, ph=ph)
-        with ph("vault_deceased"):
-            _set_deceased(ctx, cur, batch)
-        _drop_stage(cur)
+    if rejected_rows:
+        _stage_rejected(cur, res, rejected_rows)
+    _apply(cur, m, batch, summary, full=full, ph=ph)
+    with ph("vault_deceased"):
+        _set_deceased(ctx, cur, batch)
+    _drop_stage(cur)
 
     if rejected_rows:
         out = extract.write_rejected(extract.rejected_path(res.path), res.header, sorted(rejected_rows,
@@ -523,10 +547,10 @@ def _apply(cur: Any, m: str, batch: ImportBatch, summary: ImportSummary, *, full
     """Diff staging against persons and apply, in SQL (one statement per step).
 
     First one join (staging ⋈ person on the unique key) writes the *delta*: the staged rows that
-    are new or whose hash differs, with their person's id and old household and status. A daily
-    run of a mostly unchanged register thus rewrites nothing of staging, and every later step
-    walks the (small) delta and reaches persons by primary key, so a small diff never scans the
-    person table (``CROSS JOIN`` keeps SQLite's join order so).
+    are new or whose hash differs, with their person's id. A daily run of a mostly unchanged
+    register thus rewrites nothing of staging, and every later step walks the (small) delta and
+    reaches persons by primary key, so a small diff never scans the person table (``CROSS JOIN``
+    keeps SQLite's join order so).
     """
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     b = batch.pk
@@ -539,7 +563,7 @@ def _apply(cur: Any, m: str, batch: ImportBatch, summary: ImportSummary, *, full
             # what ANALYZE spent its time on); the planner needs the row count and atena_no's.
             cur.execute(f"ANALYZE {STAGE} (atena_no)")
         cur.execute(
-            f"CREATE TEMPORARY TABLE {STAGE_DELTA}{tail} AS SELECT s.*, p.id AS pid, p.household_no AS old_household "
+            f"CREATE TEMPORARY TABLE {STAGE_DELTA}{tail} AS SELECT s.*, p.id AS pid "
             f"FROM {STAGE} s LEFT JOIN {person} p ON p.municipality = %s AND p.atena_no = s.atena_no "
             f"WHERE p.id IS NULL OR p.row_hash <> s.row_hash",
             [m],
@@ -550,11 +574,6 @@ def _apply(cur: Any, m: str, batch: ImportBatch, summary: ImportSummary, *, full
             cur.execute(f"CREATE INDEX {STAGE_DELTA}_pid ON {STAGE_DELTA} (pid)")
 
     with ph("apply_history"):
-        # Households touched: the new and changed rows' households, and the ones changed persons leave.
-        cur.execute(
-            f"INSERT INTO {STAGE_HOUSEHOLDS} (household_no) SELECT household_no FROM {STAGE_DELTA} "
-            f"UNION SELECT old_household FROM {STAGE_DELTA} WHERE pid IS NOT NULL",
-        )
         # History of changed persons: {field: [old, new]}, before the update overwrites the old values.
         cur.execute(
             f"INSERT INTO people_history (municipality, atena_no, batch_id, changed_at, kind, changes, status, "
@@ -584,7 +603,7 @@ def _apply(cur: Any, m: str, batch: ImportBatch, summary: ImportSummary, *, full
 
     # New persons: a creation history row each (the batch's person list stays derivable), then the rows.
     with ph("apply_insert"):
-        rebuild = _drop_plain_indexes(cur, ("people_history", person)) if pg else []
+        rebuild = _drop_plain_indexes(cur, ("people_history", person))
         cur.execute(
             f"INSERT INTO people_history (municipality, atena_no, batch_id, changed_at, kind, changes, status, "
             f"status_date, status_reason, status_changed) "
@@ -603,8 +622,7 @@ def _apply(cur: Any, m: str, batch: ImportBatch, summary: ImportSummary, *, full
         summary.inserted = max(cur.rowcount, 0)
     if rebuild:
         with ph("apply_index_build"):
-            for ddl in rebuild:
-                cur.execute(ddl)
+            bulkload.rebuild(cur, rebuild)
     cur.execute(f"SELECT count(*) FROM {STAGE}")
     staged = cur.fetchone()[0]
     summary.unchanged = staged - summary.inserted - summary.updated
@@ -618,14 +636,12 @@ def _apply(cur: Any, m: str, batch: ImportBatch, summary: ImportSummary, *, full
     labels = {s.value: s.name.lower() for s in ResidentStatus}
     summary.status_changes = {labels.get(st, str(st)): n for st, n in cur.fetchall()}
 
-    with ph("apply_households"):
-        _refresh_households(cur, m, b)
     if pg and summary.inserted + summary.updated > 50_000:
         # Fresh statistics after a large load, so the next small diff gets index plans at once
         # (autovacuum would do it later). ANALYZE is transactional on PostgreSQL.
         # (The vault refreshes its own table after its bulk insert.)
         with ph("apply_analyze"):
-            cur.execute(f"ANALYZE {person}, people_household, people_history")
+            cur.execute(f"ANALYZE {person}, people_history")
 
     if full:
         with ph("apply_absent"):
@@ -641,52 +657,14 @@ def _apply(cur: Any, m: str, batch: ImportBatch, summary: ImportSummary, *, full
 
 
 def _drop_plain_indexes(cur: Any, tables: tuple[str, ...]) -> list[str]:
-    """PostgreSQL, first load of a city: drop the plain indexes (not those of the primary key and
-    unique constraints) of tables that are still empty, when the delta is large; returns the DDL
-    that rebuilds them after the insert (same transaction: a rollback restores them).
-
-    Building an index once from sorted data is about twice as fast as growing it row by row (the
-    person table: 1.9 s with its indexes in place vs 0.2 s + 0.7 s to build, 100k rows). The tables
+    """First load of a city (a large delta of new persons into empty tables): drop the secondary
+    indexes, unique ones included (staging was made unique in SQL, and their rebuild checks it
+    again), and return the DDL that rebuilds them after the insert (``core.bulkload``). The tables
     stay locked until the commit, which an initial load can afford; daily runs never get here."""
     cur.execute(f"SELECT count(*) FROM {STAGE_DELTA} WHERE pid IS NULL")
     if cur.fetchone()[0] < _REBUILD_INDEXES_AFTER:
         return []
-    ddl: list[str] = []
-    for table in tables:
-        cur.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {table})")
-        if not cur.fetchone()[0]:
-            continue
-        cur.execute(
-            "SELECT i.relname, pg_get_indexdef(i.oid) FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
-            "WHERE x.indrelid = %s::regclass AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.oid) "
-            "ORDER BY i.relname",
-            [table],
-        )
-        for name, definition in cur.fetchall():
-            cur.execute(f"DROP INDEX {connection.ops.quote_name(name)}")
-            ddl.append(definition)
-    return ddl
-
-
-def _refresh_households(cur: Any, m: str, b: int) -> None:
-    """Rebuild the household rows of the touched household numbers from their members: head and
-    its address in one ``INSERT … SELECT`` (no second pass updating the rows just written)."""
-    cur.execute(f"CREATE INDEX {STAGE_HOUSEHOLDS}_no ON {STAGE_HOUSEHOLDS} (household_no)")
-    touched = f"household_no IN (SELECT household_no FROM {STAGE_HOUSEHOLDS})"
-    cur.execute(f"DELETE FROM people_household WHERE municipality = %s AND {touched}", [m])
-    # Head: the resident 世帯主, else the first resident, else the first member.
-    head = (
-        "COALESCE(MIN(CASE WHEN p.status = 1 AND p.relationship = '世帯主' THEN p.atena_no END), "
-        "MIN(CASE WHEN p.status = 1 THEN p.atena_no END), MIN(p.atena_no))"
-    )
-    cur.execute(
-        f"INSERT INTO people_household (municipality, household_no, head_atena_no, postal_code, address, "
-        f"address_extra, updated_batch_id) SELECT %s, g.household_no, g.head, h.postal_code, h.address, "
-        f"h.address_extra, %s FROM (SELECT p.household_no, {head} AS head FROM people_person p "
-        f"WHERE p.municipality = %s AND p.{touched} GROUP BY p.household_no) g "
-        f"CROSS JOIN people_person h WHERE h.municipality = %s AND h.atena_no = g.head",
-        [m, b, m, m],
-    )
+    return [ddl for table in tables for ddl in bulkload.drop_indexes(cur, connection.vendor, table, unique=True)]
 
 
 def _set_deceased(ctx: AccessContext, cur: Any, batch: ImportBatch) -> None:

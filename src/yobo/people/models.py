@@ -105,10 +105,12 @@ class Person(models.Model):
     status_date = models.DateField(null=True, blank=True)  # 異動日
     status_reason = models.CharField(max_length=100, blank=True)  # 異動事由
     row_hash = models.CharField(max_length=32)
+    # No index on the batch columns (nothing looks persons up by batch: a batch's persons are its
+    # history rows); each index is one more B-tree every import row grows (decision 051).
     created_batch = models.ForeignKey(ImportBatch, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
-                                      db_constraint=False)
+                                      db_constraint=False, db_index=False)
     updated_batch = models.ForeignKey(ImportBatch, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
-                                      db_constraint=False)
+                                      db_constraint=False, db_index=False)
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
 
@@ -126,33 +128,6 @@ class Person(models.Model):
         return f"宛名 {self.atena_no}"
 
 
-class Household(models.Model):
-    """A household (世帯): its number, head and address, as last seen in the register.
-
-    A projection of the persons sharing ``household_no``, refreshed by every import for the
-    households it touched; persons keep ``household_no`` themselves (no foreign key), so a person's
-    history never depends on this row.
-    """
-
-    municipality = models.CharField(max_length=6)
-    household_no = models.CharField(max_length=15)
-    head_atena_no = models.CharField(max_length=15, blank=True)  # 世帯主 (or the first member)
-    postal_code = models.CharField(max_length=7, blank=True)
-    address = models.CharField(max_length=300, blank=True)
-    address_extra = models.CharField(max_length=200, blank=True)
-    updated_batch = models.ForeignKey(ImportBatch, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
-                                      db_constraint=False)
-
-    class Meta:
-        db_table = "people_household"
-        constraints = [
-            models.UniqueConstraint(fields=["municipality", "household_no"], name="people_household_uniq")
-        ]
-
-    def __str__(self) -> str:
-        return f"世帯 {self.household_no}"
-
-
 class ChangeKind(models.TextChoices):
     CREATED = "created", "新規"
     UPDATED = "updated", "更新"
@@ -168,10 +143,12 @@ class PersonHistory(models.Model):
 
     municipality = models.CharField(max_length=6)
     atena_no = models.CharField(max_length=15)
+    # ``people_history_batch`` (Meta) is the batch index; the implicit foreign-key indexes would be
+    # a second copy of it and an index of the staff column nothing searches by.
     batch = models.ForeignKey(ImportBatch, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
-                              db_constraint=False)
+                              db_constraint=False, db_index=False)
     changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-                                   related_name="+", db_constraint=False)
+                                   related_name="+", db_constraint=False, db_index=False)
     changed_at = models.DateTimeField()
     kind = models.CharField(max_length=8, choices=ChangeKind.choices)
     changes = models.JSONField(default=dict)

@@ -26,7 +26,7 @@ from yobo.mynumber import selectors as mn_selectors
 from yobo.mynumber.models import MyNumberLink
 from yobo.people import importer, selectors, synth
 from yobo.people.extract import COLUMNS, read_extract
-from yobo.people.models import BatchAbsence, BatchStatus, Household, ImportBatch, Person, PersonHistory
+from yobo.people.models import BatchAbsence, BatchStatus, ImportBatch, Person, PersonHistory
 from yobo.people.services import ImportRejected, import_residents
 
 AS_OF = date(2025, 9, 1)
@@ -70,7 +70,7 @@ def do_import(ctx: Any, path: Path, **kw: Any) -> importer.ImportSummary:
 
 def snapshot() -> tuple[Any, ...]:
     persons = sorted(Person.objects.values_list("atena_no", "row_hash", "status", "address"))
-    return (persons, PersonHistory.objects.count(), MyNumberLink.objects.count(), Household.objects.count(),
+    return (persons, PersonHistory.objects.count(), MyNumberLink.objects.count(),
             sorted(MyNumberLink.objects.values_list("atena_no", "status")))
 
 
@@ -86,7 +86,7 @@ def test_import_counts_then_reimport_all_unchanged(ctx: Any, tmp_path: Path) -> 
     r0 = rows[0]
     p = Person.objects.get(atena_no=r0["宛名番号"])
     assert p.name_kanji == r0["漢字氏名"] and " " not in p.kana_key and "\u3000" not in p.kana_key
-    assert Household.objects.count() == len({r["世帯番号"] for r in rows})
+    assert Person.objects.values("household_no").distinct().count() == len({r["世帯番号"] for r in rows})
     before = snapshot()
     s2 = do_import(ctx, f)
     assert (s2.inserted, s2.updated, s2.unchanged) == (0, 0, 300)
@@ -268,7 +268,7 @@ def test_my_number_already_on_another_atena_is_refused(ctx: Any, tmp_path: Path)
     assert not Person.objects.filter(atena_no=intruder["宛名番号"]).exists()
 
 
-@pytest.mark.parametrize("step", ["_refresh_households", "_set_deceased", "_apply"])
+@pytest.mark.parametrize("step", ["_drop_plain_indexes", "_set_deceased", "_apply"])
 def test_crash_mid_apply_leaves_database_as_before(ctx: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                    step: str) -> None:
     rows = rows_of(60)
@@ -292,6 +292,46 @@ def test_crash_mid_apply_leaves_database_as_before(ctx: Any, tmp_path: Path, mon
     monkeypatch.setattr(importer, step, real)
     s = do_import(ctx, f)
     assert (s.updated, s.inserted) == (30, 10)
+
+
+def _index_set() -> set[tuple[str, str]]:
+    """(table, index) of the tables a first load rebuilds (their indexes must always be there)."""
+    from django.db import connection
+
+    tables = ("people_person", "people_history", "mynumber_link")
+    with connection.cursor() as cur:
+        return {(t, name) for t in tables for name in connection.introspection.get_constraints(cur, t)}
+
+
+@pytest.mark.parametrize("crash", [False, True])
+def test_first_load_rebuilds_every_index_or_rolls_back(ctx: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       crash: bool) -> None:
+    """A first load drops the secondary and unique indexes and builds them after the insert
+    (decision 051): afterwards, or after a crash, every index is there again."""
+    from yobo.mynumber import services as mn_services
+
+    monkeypatch.setattr(importer, "_REBUILD_INDEXES_AFTER", 1)
+    monkeypatch.setattr(mn_services, "_ANALYZE_AFTER", 1)
+    before = _index_set()
+    assert ("people_person", "people_person_atena_uniq") in before
+    assert ("mynumber_link", "mynumber_link_index_uniq") in before
+    rows = rows_of(60)
+    f = write(tmp_path / "a.csv", rows)
+    if crash:
+        real = importer._set_deceased
+
+        def boom(*a: Any, **kw: Any) -> None:
+            real(*a, **kw)
+            raise RuntimeError("simulated crash")
+
+        monkeypatch.setattr(importer, "_set_deceased", boom)
+        with pytest.raises(RuntimeError):
+            do_import(ctx, f)
+        assert Person.objects.count() == 0 and MyNumberLink.objects.count() == 0
+    else:
+        s = do_import(ctx, f)
+        assert s.inserted == 60 and MyNumberLink.objects.count() == sum(1 for r in rows if r["個人番号"])
+    assert _index_set() == before
 
 
 def test_batch_record_and_access_log(ctx: Any, tmp_path: Path) -> None:
