@@ -275,6 +275,14 @@ _ANALYZE_AFTER = 50_000
 _MAX_MARKED_KEY = 1 << 28  # keys above are staged as before (the bitmap stays under 32 MB)
 
 
+def _copy_cell(v: str | None) -> str:
+    return "\\N" if v is None else v
+
+
+def _copy_bytes(v: bytes | None) -> str:
+    return "\\N" if v is None else "\\\\x" + v.hex()  # bytea hex input, its backslash escaped for COPY
+
+
 def _in_list(n: int) -> str:
     return ", ".join(["%s"] * n)
 
@@ -353,8 +361,17 @@ class BulkRegistration:
         for a, n in pairs:
             self.add(str(a), str(n))
 
-    def add_keyed(self, items: Iterable[tuple[int, str, str]]) -> None:
-        """Many ``(key, 宛名番号, number)`` at once (``add`` without the per-call overhead)."""
+    def add_keyed(self, items: Iterable[tuple[int, str, str]], *, validated: bool = False) -> None:
+        """Many ``(key, 宛名番号, number)`` at once (``add`` without the per-call overhead).
+
+        ``validated``: the caller has checked every pair by the same rules already — 宛名番号 of 1–15
+        ASCII digits, a 12-digit number with its check digit right (the resident-register reader
+        does, with ``checkdigit``) — so they join the chunk as given instead of being checked twice."""
+        if validated:
+            self._buf.extend(items)
+            if len(self._buf) >= self._chunk:
+                self._flush()
+            return
         add = self.add
         for k, a, n in items:
             add(a, n, k)
@@ -423,11 +440,11 @@ class BulkRegistration:
                 # Serials of pairs refused later (a conflict spanning chunks) stay unused: integrated
                 # numbers must be unique, not dense, and only then can a number be sealed right away.
                 integrated = vault.reserve_integrated(m, len(new))
-                seal = self._sealer.seal
-                for i, ino in zip(new, integrated, strict=True):
-                    k, a, n = buf[i]
-                    s = seal(m, ino, n)
-                    rows.append((k, a, bis[i], _NEW, None, ino, s.ciphertext, s.nonce, s.key_id))
+                kid = self.ring.active_data_key
+                sealed = self._sealer.seal_many(m, integrated, [buf[i][2] for i in new])
+                for i, ino, (ct, nonce) in zip(new, integrated, sealed, strict=True):
+                    k, a, _ = buf[i]
+                    rows.append((k, a, bis[i], _NEW, None, ino, ct, nonce, kid))
             if rows:
                 self._write(cur, rows)
 
@@ -453,10 +470,16 @@ class BulkRegistration:
     def _write(self, cur: Any, rows: list[tuple[Any, ...]]) -> None:
         cols = ", ".join(_STAGE_COLUMNS)
         if self._pg:
+            # COPY text built here (psycopg's write_row adapts each value of each row in Python): the
+            # cells are digits, hex and key ids, with no character COPY would need escaped.
+            text = "".join(
+                f"{k}\t{a}\t{bi}\t{st}\t{_copy_cell(o)}\t{_copy_cell(ino)}\t{_copy_bytes(ct)}\t{_copy_bytes(nc)}"
+                f"\t{_copy_cell(kid)}\n"
+                for k, a, bi, st, o, ino, ct, nc, kid in rows
+            )
             raw: Any = cur.cursor  # psycopg 3 COPY
             with raw.copy(f"COPY {_STAGE} ({cols}) FROM STDIN") as copy:
-                for r in rows:
-                    copy.write_row(r)
+                copy.write(text.encode("ascii"))
         else:
             cur.executemany(f"INSERT INTO {_STAGE} ({cols}) VALUES ({_in_list(len(_STAGE_COLUMNS))})", rows)
 

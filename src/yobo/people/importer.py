@@ -213,7 +213,7 @@ def import_extract(
     ``MAX_PROBLEMS_KEPT``, all passed to ``on_problem``) when the file has an invalid row and
     ``skip_invalid`` is off, or when a My Number conflicts with the vault. ``AccessDenied`` when the
     context may not run the resident sync. ``worker``: read the file in a worker process (default:
-    on PostgreSQL, when the file is at least ``WORKER_MIN_BYTES``).
+    when the file is at least ``WORKER_MIN_BYTES``).
     """
     p = Path(path)
     summary = ImportSummary(file=p.name, mode="full" if full else "diff")
@@ -229,10 +229,9 @@ def import_extract(
         raise ImportRejected(str(exc), summary) from None
     summary.encoding = res.encoding
     if worker is None:
-        # PostgreSQL only by default: there the worker hands over ready COPY text and the main
-        # process's share shrinks; on SQLite the tuples must be unpickled, and on the shared 2-CPU
-        # box the overlap did not pay for that (decision 051's figures).
-        worker = _pg() and p.stat().st_size >= WORKER_MIN_BYTES
+        # Large files on both databases: the worker reads while this process loads and seals. (On
+        # SQLite it did not pay while the worker stalled on a 64 KiB pipe mid-chunk; decision 051.)
+        worker = p.stat().st_size >= WORKER_MIN_BYTES
 
     def note(problem: Problem) -> None:
         if problem.severity == ERROR:
@@ -400,7 +399,7 @@ def _run_staged(ctx: AccessContext, cur: Any, res: extract.ExtractResult, batch:
                 with ph("stage_load"):
                     _load_chunk(cur, chunk.rows)
                 with ph("vault_chunks"):
-                    reg.add_keyed(chunk.pairs)
+                    reg.add_keyed(chunk.pairs, validated=True)  # the reader checked them
                 if bar is not None:
                     bar.update(chunk.size)
                 if chunk.last:

@@ -92,6 +92,20 @@ def test_seal_and_open_round_trip() -> None:
     assert s.seal("141003", "141003000000018", n).ciphertext != sealed.ciphertext
 
 
+def test_seal_many_is_seal_with_distinct_nonces_bound_to_each_row() -> None:
+    ring = keys.generate()
+    s = crypto.Sealer(ring)
+    inos = [f"14100300000{i:03d}" + "0" for i in range(40)]
+    nums = [number(100 + i) for i in range(40)]
+    got = s.seal_many("141003", inos, nums)
+    assert len({nonce for _, nonce in got}) == 40 and all(len(nonce) == 12 for _, nonce in got)
+    for ino, n, (ct, nonce) in zip(inos, nums, got, strict=True):
+        sealed = crypto.Sealed(ct, nonce, ring.active_data_key)
+        assert n.encode() not in ct and s.open("141003", ino, sealed) == n
+    with pytest.raises(crypto.CipherError):  # bound to its own row, as ``seal`` is
+        s.open("141003", inos[1], crypto.Sealed(got[0][0], got[0][1], ring.active_data_key))
+
+
 def test_tampered_ciphertext_fails() -> None:
     s = crypto.Sealer(keys.generate())
     sealed = s.seal("141003", "141003000000018", number(2))
