@@ -508,13 +508,15 @@ class BulkRegistration:
                 refused[a] = (Conflict(a, "number_differs") if state == _DIFFERS
                               else Conflict(a, "number_on_other_atena", other))
                 keys_of.setdefault(a, k)
-            # Within the input: one 宛名番号 with two numbers; one new number on several 宛名番号.
-            cur.execute(
-                f"SELECT atena_no, MIN(k), COUNT(DISTINCT bi), COUNT(*) FROM {_STAGE} GROUP BY atena_no "
-                "HAVING COUNT(*) > 1"
-            )
+            # Within the input: one 宛名番号 with two numbers (not with ``distinct``: the caller added
+            # each 宛名番号 once); one new number on several 宛名番号.
             repeated: list[str] = []
-            for a, k, nbi, _ in cur.fetchall():
+            if not self._distinct:
+                cur.execute(
+                    f"SELECT atena_no, MIN(k), COUNT(DISTINCT bi), COUNT(*) FROM {_STAGE} GROUP BY atena_no "
+                    "HAVING COUNT(*) > 1"
+                )
+            for a, k, nbi, _ in (cur.fetchall() if not self._distinct else []):
                 keys_of.setdefault(a, k)
                 if nbi > 1:
                     refused[a] = Conflict(a, "atena_twice")

@@ -60,7 +60,7 @@ _CHUNK = 5000
 WORKER_MIN_BYTES = 4 << 20
 _PIPE_BYTES = 1 << 20  # the reader worker's pipe (Linux allows up to /proc/sys/fs/pipe-max-size, 1 MiB)
 _REBUILD_INDEXES_AFTER = 50_000  # new persons in a first load from which indexes are built after the insert
-_SQLITE_CACHE_KIB = 64 << 10  # SQLite page cache during a batch (64 MiB)
+_SQLITE_CACHE_KIB = 32 << 10  # SQLite page cache of the main database during a batch (32 MiB, a fixed bound)
 
 # Register fields, in the order of the staging table and the row hash. ``kanji_key``/``kana_key``
 # derive from the names and are not compared.
@@ -361,15 +361,15 @@ def _run(ctx: AccessContext, res: extract.ExtractResult, batch: ImportBatch, sum
         else:
             # SQLite's page cache (2 MB by default) is what random B-tree inserts (the vault's blind
             # index) and index builds thrash; bounded, and given back after the batch.
-            cur.execute("PRAGMA cache_size")
+            cur.execute("PRAGMA main.cache_size")
             cache_before = cur.fetchone()[0]
-            cur.execute(f"PRAGMA cache_size = {-_SQLITE_CACHE_KIB}")
+            cur.execute(f"PRAGMA main.cache_size = {-_SQLITE_CACHE_KIB}")
         try:
             _run_staged(ctx, cur, res, batch, summary, full=full, skip_invalid=skip_invalid, bar=bar, note=note,
                         worker=worker, ph=ph)
         finally:
             if not _pg():
-                cur.execute(f"PRAGMA cache_size = {int(cache_before)}")
+                cur.execute(f"PRAGMA main.cache_size = {int(cache_before)}")
 
 
 def _run_staged(ctx: AccessContext, cur: Any, res: extract.ExtractResult, batch: ImportBatch, summary: ImportSummary,
@@ -557,33 +557,44 @@ def _apply(cur: Any, m: str, batch: ImportBatch, summary: ImportSummary, *, full
     pg = _pg()
     tail = " ON COMMIT DROP" if pg else ""
     with ph("apply_delta"):
-        if pg:
-            # Statistics of the join key only (sampling every column of a wide temporary table is
-            # what ANALYZE spent its time on); the planner needs the row count and atena_no's.
-            cur.execute(f"ANALYZE {STAGE} (atena_no)")
-        cur.execute(
-            f"CREATE TEMPORARY TABLE {STAGE_DELTA}{tail} AS SELECT s.*, p.id AS pid "
-            f"FROM {STAGE} s LEFT JOIN {person} p ON p.municipality = %s AND p.atena_no = s.atena_no "
-            f"WHERE p.id IS NULL OR p.row_hash <> s.row_hash",
-            [m],
-        )
-        if pg:
-            cur.execute(f"ANALYZE {STAGE_DELTA} (pid)")
+        cur.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {person} WHERE municipality = %s)", [m])
+        first_load = bool(cur.fetchone()[0])
+        if first_load:
+            # Nobody on record yet: every staged row is new and the delta is staging itself (a 1M-row
+            # copy saved).
+            delta = f"(SELECT s.*, CAST(NULL AS bigint) AS pid FROM {STAGE} s)"
         else:
-            cur.execute(f"CREATE INDEX {STAGE_DELTA}_pid ON {STAGE_DELTA} (pid)")
+            delta = STAGE_DELTA
+            if pg:
+                # Statistics of the join key only (sampling every column of a wide temporary table is
+                # what ANALYZE spent its time on); the planner needs the row count and atena_no's.
+                cur.execute(f"ANALYZE {STAGE} (atena_no)")
+            cur.execute(
+                f"CREATE TEMPORARY TABLE {STAGE_DELTA}{tail} AS SELECT s.*, p.id AS pid "
+                f"FROM {STAGE} s LEFT JOIN {person} p ON p.municipality = %s AND p.atena_no = s.atena_no "
+                f"WHERE p.id IS NULL OR p.row_hash <> s.row_hash",
+                [m],
+            )
+            if pg:
+                cur.execute(f"ANALYZE {STAGE_DELTA} (pid)")
+            else:
+                cur.execute(f"CREATE INDEX {STAGE_DELTA}_pid ON {STAGE_DELTA} (pid)")
 
     with ph("apply_history"):
         # History of changed persons: {field: [old, new]}, before the update overwrites the old values.
-        cur.execute(
-            f"INSERT INTO people_history (municipality, atena_no, batch_id, changed_at, kind, changes, status, "
-            f"status_date, status_reason, status_changed) "
-            f"SELECT %s, s.atena_no, %s, %s, 'updated', {_changes_sql()}, s.status, s.status_date, s.status_reason, "
-            f"p.status <> s.status FROM {STAGE_DELTA} s CROSS JOIN {person} p WHERE p.id = s.pid",
-            [m, b, now],
-        )
+        if not first_load:
+            cur.execute(
+                f"INSERT INTO people_history (municipality, atena_no, batch_id, changed_at, kind, changes, status, "
+                f"status_date, status_reason, status_changed) "
+                f"SELECT %s, s.atena_no, %s, %s, 'updated', {_changes_sql()}, s.status, s.status_date, "
+                f"s.status_reason, p.status <> s.status FROM {STAGE_DELTA} s CROSS JOIN {person} p WHERE p.id = s.pid",
+                [m, b, now],
+            )
     upd = (*FIELDS, "kanji_key", "kana_key", "row_hash")
     with ph("apply_update"):
-        if pg:
+        if first_load:
+            pass  # nobody to update
+        elif pg:
             sets = ", ".join(f"{c} = s.{c}" for c in upd)
             cur.execute(
                 f"UPDATE {person} AS p SET {sets}, updated_batch_id = %s, updated_at = %s FROM {STAGE_DELTA} s "
@@ -598,24 +609,26 @@ def _apply(cur: Any, m: str, batch: ImportBatch, summary: ImportSummary, *, full
                 f"WHERE id IN (SELECT s.pid FROM {STAGE_DELTA} s WHERE s.pid IS NOT NULL)",
                 [b, now],
             )
-        summary.updated = max(cur.rowcount, 0)
+        summary.updated = 0 if first_load else max(cur.rowcount, 0)
 
     # New persons: a creation history row each (the batch's person list stays derivable), then the rows.
     with ph("apply_insert"):
-        rebuild = _drop_plain_indexes(cur, ("people_history", person))
+        rebuild = _drop_plain_indexes(cur, delta, ("people_history", person))
         cur.execute(
             f"INSERT INTO people_history (municipality, atena_no, batch_id, changed_at, kind, changes, status, "
             f"status_date, status_reason, status_changed) "
             f"SELECT %s, s.atena_no, %s, %s, 'created', '{{}}', s.status, s.status_date, s.status_reason, "
-            f"{'true' if pg else '1'} FROM {STAGE_DELTA} s WHERE s.pid IS NULL",
+            f"{'true' if pg else '1'} FROM {delta} s WHERE s.pid IS NULL",
             [m, b, now],
         )
         cols = ", ".join(_PERSON_COLUMNS)
         scols = ", ".join(f"s.{c}" for c in _PERSON_COLUMNS)
+        # In key order while the unique index is in place (appended to, not split at random); with
+        # the indexes dropped the sort would only cost (an on-disk sort of the whole file at 1M).
+        order = "" if rebuild else " ORDER BY s.atena_no"
         cur.execute(
             f"INSERT INTO {person} (municipality, source, {cols}, created_batch_id, updated_batch_id, created_at, "
-            f"updated_at) SELECT %s, 'juki', {scols}, %s, %s, %s, %s FROM {STAGE_DELTA} s WHERE s.pid IS NULL "
-            f"ORDER BY s.atena_no",  # key order: the unique index is appended to, not split at random
+            f"updated_at) SELECT %s, 'juki', {scols}, %s, %s, %s, %s FROM {delta} s WHERE s.pid IS NULL{order}",
             [m, b, b, now, now],
         )
         summary.inserted = max(cur.rowcount, 0)
@@ -655,12 +668,12 @@ def _apply(cur: Any, m: str, batch: ImportBatch, summary: ImportSummary, *, full
             summary.absent = max(cur.rowcount, 0)
 
 
-def _drop_plain_indexes(cur: Any, tables: tuple[str, ...]) -> list[str]:
+def _drop_plain_indexes(cur: Any, delta: str, tables: tuple[str, ...]) -> list[str]:
     """First load of a city (a large delta of new persons into empty tables): drop the secondary
     indexes, unique ones included (staging was made unique in SQL, and their rebuild checks it
     again), and return the DDL that rebuilds them after the insert (``core.bulkload``). The tables
     stay locked until the commit, which an initial load can afford; daily runs never get here."""
-    cur.execute(f"SELECT count(*) FROM {STAGE_DELTA} WHERE pid IS NULL")
+    cur.execute(f"SELECT count(*) FROM {delta} s WHERE s.pid IS NULL")
     if cur.fetchone()[0] < _REBUILD_INDEXES_AFTER:
         return []
     return [ddl for table in tables for ddl in bulkload.drop_indexes(cur, connection.vendor, table, unique=True)]
