@@ -60,7 +60,6 @@ _CHUNK = 5000
 WORKER_MIN_BYTES = 4 << 20
 _PIPE_BYTES = 1 << 20  # the reader worker's pipe (Linux allows up to /proc/sys/fs/pipe-max-size, 1 MiB)
 _REBUILD_INDEXES_AFTER = 50_000  # new persons in a first load from which indexes are built after the insert
-_SQLITE_CACHE_KIB = 32 << 10  # SQLite page cache of the main database during a batch (32 MiB, a fixed bound)
 
 # Register fields, in the order of the staging table and the row hash. ``kanji_key``/``kana_key``
 # derive from the names and are not compared.
@@ -358,18 +357,8 @@ def _run(ctx: AccessContext, res: extract.ExtractResult, batch: ImportBatch, sum
             # This transaction only.
             cur.execute("SET LOCAL work_mem = '64MB'")
             cur.execute("SET LOCAL maintenance_work_mem = '256MB'")
-        else:
-            # SQLite's page cache (2 MB by default) is what random B-tree inserts (the vault's blind
-            # index) and index builds thrash; bounded, and given back after the batch.
-            cur.execute("PRAGMA main.cache_size")
-            cache_before = cur.fetchone()[0]
-            cur.execute(f"PRAGMA main.cache_size = {-_SQLITE_CACHE_KIB}")
-        try:
-            _run_staged(ctx, cur, res, batch, summary, full=full, skip_invalid=skip_invalid, bar=bar, note=note,
-                        worker=worker, ph=ph)
-        finally:
-            if not _pg():
-                cur.execute(f"PRAGMA main.cache_size = {int(cache_before)}")
+        _run_staged(ctx, cur, res, batch, summary, full=full, skip_invalid=skip_invalid, bar=bar, note=note,
+                    worker=worker, ph=ph)
 
 
 def _run_staged(ctx: AccessContext, cur: Any, res: extract.ExtractResult, batch: ImportBatch, summary: ImportSummary,

@@ -108,3 +108,33 @@ def test_reserve_integrated_counts_on_and_stops_at_the_last_serial() -> None:
     assert vault.reserve_integrated("141003", 1) == [vault.format_integrated("141003", 10**8 - 1)]
     with pytest.raises(InputRejected):
         vault.reserve_integrated("141003", 1)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("spread", [False, True])
+def test_linked_lookup_by_key_range_or_probes_gives_the_same_answer(make_ctx, numbers, monkeypatch,
+                                                                     spread: bool) -> None:
+    """A chunk of neighbouring 宛名番号 is read as one key range; a chunk spread over the file
+    (more links in its range than ``_RANGE_FACTOR`` per number) is probed row by row. Either
+    way: linked as given → unchanged, another number → refused."""
+    ctx = make_ctx(Purpose.RESIDENT_SYNC)
+    nums = numbers(301)
+    services.bulk_register(ctx, [(str(1000 + i), n) for i, n in enumerate(nums[:300])])
+    probes: list[int] = []
+    real = services.BulkRegistration._lookup
+
+    def counting(self, cur, key, other, values):  # type: ignore[no-untyped-def]
+        probes.append(len(values))
+        return real(self, cur, key, other, values)
+
+    monkeypatch.setattr(services.BulkRegistration, "_lookup", counting)
+    picks = [0, 299, 150] if spread else [100, 101, 102]
+    with services.bulk_registration(ctx, distinct=True) as reg:
+        reg._chunk = 3
+        reg.add(str(1000 + picks[0]), nums[picks[0]], key=1)
+        reg.add(str(1000 + picks[1]), nums[picks[1]], key=2)
+        reg.add(str(1000 + picks[2]), nums[300], key=3)  # linked to another number
+        r = reg.finish()
+    assert (r.inserted, r.unchanged) == (0, 2)
+    assert [(c.atena_no, c.reason) for c in r.conflicts] == [(str(1000 + picks[2]), "number_differs")]
+    assert (probes == [3]) is spread and (probes == []) is not spread
