@@ -631,14 +631,6 @@ class StageChunk(NamedTuple):
     sha256: str = ""
 
 
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
-def _copy_text(s: str) -> str:
-    # Validation already refused control characters; a backslash still needs escaping in COPY text.
-    return s if s.isprintable() and "\\" not in s else s.translate(_COPY_ESCAPES)
-
-
 def file_sha256(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as f:
@@ -658,22 +650,30 @@ def stage_chunks(path: str | Path, encoding: str, as_of: date, *, copy_text: boo
     problems.clear()
     rows: list[Any] = []
     pairs: list[tuple[int, str, str]] = []
-    add, add_pair, rh, esc = rows.append, pairs.append, record_hash, _copy_text
+    add, add_pair, blake2b = rows.append, pairs.append, hashlib.blake2b
     for r in res:
         if r.my_number is not None:
             add_pair((r.row, r.atena_no, r.my_number))
-        cd = r.change_date.isoformat() if r.change_date else None
+        birth, sex, status = r.birth_date.isoformat(), str(r.sex), str(r.status)
+        cd = r.change_date.isoformat() if r.change_date else ""
+        # ``record_hash``, inline (the dates and numbers are formatted once for the hash and the row).
+        digest = blake2b("\x1f".join((
+            r.household_no, r.name_kanji, r.name_kana, birth, sex, r.relationship, r.postal_code, r.address,
+            r.address_extra, r.phone, status, cd, r.change_reason,
+        )).encode(), digest_size=16).hexdigest()
         if copy_text:
+            # Escaped for COPY per chunk (``_chunk``): validation refused tabs, line breaks and every
+            # other control character, so a backslash is all there is to escape; NUL stands for NULL.
             add("\t".join((
-                r.atena_no, r.household_no, esc(r.name_kanji), esc(r.name_kana), r.birth_date.isoformat(), str(r.sex),
-                esc(r.relationship), r.postal_code, esc(r.address), esc(r.address_extra), esc(r.phone),
-                str(r.status), cd or "\\N", esc(r.change_reason), esc(r.kanji_key), esc(r.kana_key), rh(r), str(r.row),
+                r.atena_no, r.household_no, r.name_kanji, r.name_kana, birth, sex, r.relationship, r.postal_code,
+                r.address, r.address_extra, r.phone, status, cd or "\x00", r.change_reason, r.kanji_key,
+                r.kana_key, digest, str(r.row),
             )))
         else:
             add((
-                r.atena_no, r.household_no, r.name_kanji, r.name_kana, r.birth_date.isoformat(), r.sex, r.relationship,
-                r.postal_code, r.address, r.address_extra, r.phone, r.status, cd, r.change_reason, r.kanji_key,
-                r.kana_key, rh(r), r.row,
+                r.atena_no, r.household_no, r.name_kanji, r.name_kana, birth, r.sex, r.relationship,
+                r.postal_code, r.address, r.address_extra, r.phone, r.status, cd or None, r.change_reason, r.kanji_key,
+                r.kana_key, digest, r.row,
             ))
         if len(rows) >= size:
             yield _chunk(rows, copy_text, pairs, problems, rejected)
@@ -687,7 +687,13 @@ def stage_chunks(path: str | Path, encoding: str, as_of: date, *, copy_text: boo
 
 def _chunk(rows: list[Any], copy_text: bool, pairs: list[tuple[int, str, str]], problems: list[Problem],
            rejected: list[RejectedRow]) -> StageChunk:
-    data = ("\n".join(rows) + "\n").encode() if copy_text and rows else (b"" if copy_text else list(rows))
+    if copy_text:
+        text = "\n".join(rows) + "\n" if rows else ""
+        if "\\" in text:
+            text = text.replace("\\", "\\\\")
+        data: Any = text.replace("\x00", "\\N").encode()
+    else:
+        data = list(rows)
     return StageChunk(data, len(rows), list(pairs), list(problems), list(rejected))
 
 
