@@ -603,9 +603,11 @@ class BulkRegistration:
         try:
             with transaction.atomic():
                 rebuild = bulkload.drop_indexes(cur, connection.vendor, table, unique=True) if first_load else []
+                # Input order keeps the unique indexes appended to; with them down it would only cost a sort.
+                order = "" if rebuild else " ORDER BY k"
                 cur.execute(
                     f"INSERT INTO {table} ({', '.join(_INSERT_COLUMNS)}) SELECT %s, integrated_no, atena_no, "
-                    f"ciphertext, nonce, key_id, bi, %s, %s, %s, %s, %s FROM {_STAGE} WHERE state = %s ORDER BY k",
+                    f"ciphertext, nonce, key_id, bi, %s, %s, %s, %s, %s FROM {_STAGE} WHERE state = %s{order}",
                     [self.m, self.ring.active_index_key, LinkStatus.ACTIVE.value, self._now, self.ctx.staff_id,
                      self._now, _NEW],
                 )
