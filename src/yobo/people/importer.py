@@ -47,7 +47,7 @@ from yobo.mynumber import services as mynumber_services
 
 from . import extract
 from .extract import ERROR, Problem, RejectedRow
-from .models import BatchStatus, ImportBatch, ResidentStatus
+from .models import BatchStatus, ImportBatch, Person, ResidentStatus, Source
 
 RESOURCE = "people.person"
 STAGE = "people_stage"
@@ -415,13 +415,18 @@ def _run_staged(ctx: AccessContext, cur: Any, res: extract.ExtractResult, batch:
         with ph("vault_finish"):
             vres = reg.finish()
         summary.vault = {"inserted": vres.inserted, "unchanged": vres.unchanged, "refused": len(vres.conflicts)}
+        movers = _nonresidents_among(m, {c.other_atena_no for c in vres.conflicts
+                                         if c.reason == "number_on_other_atena" and c.other_atena_no})
+        msg_of = {c.atena_no: c.message + (M_NONRESIDENT_MOVED_IN if c.other_atena_no in movers else "")
+                  for c in vres.conflicts}
         for c in vres.conflicts:
-            note(Problem(res.file, vres.keys.get(c.atena_no) or None, extract.MY_NUMBER, c.message))
+            note(Problem(res.file, vres.keys.get(c.atena_no) or None, extract.MY_NUMBER, msg_of[c.atena_no]))
         if summary.problem_count and not skip_invalid:
             summary.rejected += len(vres.conflicts)
             refuse = True
         elif vres.conflicts:
-            conflict_rows = _staged_rows(cur, [(vres.keys.get(c.atena_no, 0), f"{extract.MY_NUMBER}: {c.message}")
+            conflict_rows = _staged_rows(cur, [(vres.keys.get(c.atena_no, 0),
+                                                f"{extract.MY_NUMBER}: {msg_of[c.atena_no]}")
                                                for c in vres.conflicts], res.header)
             rejected_rows = rejected_rows + conflict_rows
             summary.rejected = len(rejected_rows)
@@ -447,6 +452,23 @@ def _run_staged(ctx: AccessContext, cur: Any, res: extract.ExtractResult, batch:
     batch.summary = {"status_changes": summary.status_changes, "mynumber": summary.vault,
                      "problems": summary.problem_count, "warnings": summary.warning_count}
     batch.save()
+
+
+M_NONRESIDENT_MOVED_IN = (
+    "（登録先は住登外者です。転入した住登外者の可能性があります。同一人か確認してください。"
+    " / that 宛名番号 is a registered non-resident (住登外者), possibly one who has moved in:"
+    " check whether they are the same person.)"
+)
+
+
+def _nonresidents_among(m: str, atenas: set[str]) -> set[str]:
+    """Those of ``atenas`` that are 住登外者: a register row whose number is linked to one is most
+    likely a non-resident who has moved in. The row is still refused (one number, two 宛名番号);
+    merging the two records (名寄せ) is staff's decision and not automated yet."""
+    if not atenas:
+        return set()
+    return set(Person.objects.filter(municipality=m, source=Source.NON_REGISTERED, atena_no__in=sorted(atenas))
+               .values_list("atena_no", flat=True))
 
 
 def _rejected_message(s: ImportSummary) -> str:

@@ -387,3 +387,34 @@ def test_age_is_full_years(born: date, on: date) -> None:
     def anniversary(n: int) -> tuple[int, int, int]:
         return (born.year + n, born.month, born.day)
     assert anniversary(age) <= (on.year, on.month, on.day) < anniversary(age + 1)
+
+
+def test_register_row_of_a_nonresident_who_moved_in_is_refused_with_a_merge_hint(
+        city: Any, make_ctx: Callable[..., Any], tmp_path: Path) -> None:
+    """A 住登外者 who moves in comes back in the register extract under a new 宛名番号 with the same
+    My Number: the row is refused (one number, two 宛名番号), and the problem says why and what to do."""
+    import csv
+
+    from yobo.people import synth
+    from yobo.people.extract import COLUMNS
+    from yobo.people.services import ImportRejected, import_residents
+
+    number = mynumber(7)
+    app_id, nonresident = nonresidents.apply(make_ctx(Purpose.NONRESIDENT_REGISTRATION, duties=[Duty.CLERK]),
+                                             _applicant(), number, VERIF)
+    nonresidents.confirm(make_ctx(Purpose.NONRESIDENT_REGISTRATION, duties=[Duty.SUPERVISOR]), app_id)
+    rows = list(synth.generate(3, 5, date(2025, 9, 1)))
+    rows[1]["個人番号"] = number
+    f = tmp_path / "r.csv"
+    with f.open("w", encoding="utf-8", newline="") as out:
+        w = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\r\n")
+        w.writeheader()
+        w.writerows(rows)
+    seen: list[str] = []
+    with pytest.raises(ImportRejected):
+        import_residents(make_ctx(Purpose.RESIDENT_SYNC), f, as_of=date(2025, 9, 1),
+                         on_problem=lambda p: seen.append(str(p)))
+    assert len(seen) == 1 and nonresident in seen[0] and "住登外者" in seen[0] and number not in seen[0]
+    s = import_residents(make_ctx(Purpose.RESIDENT_SYNC), f, as_of=date(2025, 9, 1), skip_invalid=True)
+    assert (s.inserted, s.rejected) == (2, 1)
+    assert "住登外者" in (tmp_path / "r.rejected.csv").read_text(encoding="utf-8-sig")
