@@ -28,6 +28,18 @@ def _key_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterable[Path]:
 
 
 @pytest.fixture
+def key_dir(settings: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private key directory for this test (keys are created on first use), none from the
+    environment, and the demo city's municipality code."""
+    from yobo.mynumber import keys
+
+    monkeypatch.delenv(keys.ENV_VAR, raising=False)
+    settings.KEY_DIR = tmp_path / "keys"
+    settings.MUNICIPALITY_CODE = "141003"
+    return Path(settings.KEY_DIR)
+
+
+@pytest.fixture
 def make_staff(db: Any) -> Callable[..., Any]:
     """Create a staff account with the given duties (and a role holding them)."""
     from yobo.access.models import Department, DutyRole, Staff

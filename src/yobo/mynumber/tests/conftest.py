@@ -8,15 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from yobo.mynumber import checkdigit, keys
+from yobo.mynumber import checkdigit
 
 
 @pytest.fixture(autouse=True)
-def key_dir(settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:  # type: ignore[no-untyped-def]
-    monkeypatch.delenv(keys.ENV_VAR, raising=False)
-    settings.KEY_DIR = tmp_path / "keys"
-    settings.MUNICIPALITY_CODE = "141003"
-    return Path(settings.KEY_DIR)
+def _private_keys(key_dir: Path) -> Path:
+    """Every vault test gets its own key directory (the root ``key_dir``)."""
+    return key_dir
 
 
 @pytest.fixture

@@ -15,13 +15,6 @@ import pytest
 from yobo.mynumber import checkdigit, crypto, keys
 
 
-@pytest.fixture
-def key_dir(settings, tmp_path, monkeypatch) -> Path:  # type: ignore[no-untyped-def]
-    monkeypatch.delenv(keys.ENV_VAR, raising=False)
-    settings.KEY_DIR = tmp_path / "keys"
-    return settings.KEY_DIR
-
-
 def number(seed: int = 0) -> str:
     return checkdigit.generate(random.Random(seed))
 

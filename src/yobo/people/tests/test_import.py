@@ -21,7 +21,7 @@ from yobo.access.models import Terminal
 from yobo.audit.models import AccessLogEntry
 from yobo.core.errors import AccessDenied
 from yobo.core.purposes import Duty, Purpose
-from yobo.mynumber import checkdigit, keys
+from yobo.mynumber import checkdigit
 from yobo.mynumber import selectors as mn_selectors
 from yobo.mynumber.models import MyNumberLink
 from yobo.people import importer, selectors, synth
@@ -35,10 +35,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def _keys(settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.delenv(keys.ENV_VAR, raising=False)
-    settings.KEY_DIR = tmp_path / "keys"
-    settings.MUNICIPALITY_CODE = "141003"
+def _keys(key_dir: Path) -> None:
+    """A private key directory per test (the root ``key_dir``)."""
 
 
 @pytest.fixture

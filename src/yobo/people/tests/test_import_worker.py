@@ -15,7 +15,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from yobo.mynumber import keys
 from yobo.mynumber.models import MyNumberLink
 from yobo.people import extract, importer, synth
 from yobo.people.extract import COLUMNS
@@ -26,10 +25,8 @@ AS_OF = date(2025, 9, 1)
 
 
 @pytest.fixture(autouse=True)
-def _keys(settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.delenv(keys.ENV_VAR, raising=False)
-    settings.KEY_DIR = tmp_path / "keys"
-    settings.MUNICIPALITY_CODE = "141003"
+def _keys(key_dir: Path) -> None:
+    """A private key directory per test (the root ``key_dir``)."""
 
 
 @pytest.fixture

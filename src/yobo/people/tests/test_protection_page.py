@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from yobo.core.purposes import Duty, Operation
-from yobo.mynumber import keys
 from yobo.people.tests.test_registry_staff import add_person
 from yobo.web.tests.conftest import log_entries, logged_in, tclient, terminal, totp_device  # noqa: F401
 
@@ -18,9 +17,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def two(settings: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(keys.ENV_VAR, raising=False)
-    settings.KEY_DIR = tmp_path / "keys"
+def two(key_dir: Path) -> None:
     add_person("1000000011", "佐藤　一郎", "サトウ　イチロウ", date(1980, 5, 1), address="横浜市西区みなとみらい3丁目")
     add_person("1000000012", "鈴木　次郎", "スズキ　ジロウ", date(1981, 6, 2), address="横浜市中区山下町1番地")
 

@@ -47,9 +47,7 @@ def add_person(atena: str, kanji: str, kana: str, born: date, *, address: str = 
 
 
 @pytest.fixture
-def city(settings: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Person]:
-    monkeypatch.delenv(keys.ENV_VAR, raising=False)
-    settings.KEY_DIR = tmp_path / "keys"
+def city(key_dir: Path) -> dict[str, Person]:
     keys.ensure_keys()
     return {
         "taro": add_person("1000000001", "山田　太郎", "ヤマダ　タロウ", date(1985, 4, 1), household="2000000001",

@@ -11,7 +11,6 @@ import pytest
 
 from yobo.audit.models import AccessLogEntry
 from yobo.core.purposes import Purpose
-from yobo.mynumber import keys
 from yobo.people import selectors, synth
 from yobo.people.extract import kana_halfwidth
 from yobo.people.services import import_residents
@@ -21,10 +20,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def loaded(settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+def loaded(settings, tmp_path: Path, key_dir: Path,  # type: ignore[no-untyped-def]
            make_ctx: Callable[..., Any]) -> tuple[Any, list[dict[str, str]]]:
-    monkeypatch.delenv(keys.ENV_VAR, raising=False)
-    settings.KEY_DIR = tmp_path / "keys"
     rows = list(synth.generate(150, 21, AS_OF))
     f = tmp_path / "r.csv"
     synth.write_csv(f, 150, seed=21, as_of=AS_OF)
