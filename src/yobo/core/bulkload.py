@@ -2,8 +2,9 @@
 
 A first load into an empty table is faster when its plain indexes are built once, from the loaded
 rows, than grown row by row (about twice as fast on PostgreSQL, more on SQLite). Unique indexes
-stay: they are the constraints that check the load. DDL is transactional on both databases, so a
-rolled-back load gets its indexes back (decision 051).
+stay unless the caller has made the rows unique itself (``unique=True``); SQLite's inline table
+constraints (``sqlite_autoindex_*``) cannot be dropped and always stay. DDL is transactional on both
+databases, so a rolled-back load gets its indexes back (decision 051).
 """
 
 from __future__ import annotations
