@@ -21,9 +21,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def city(settings: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(keys.ENV_VAR, raising=False)
-    settings.KEY_DIR = tmp_path / "keys"
+def city(key_dir: Path) -> None:
     keys.ensure_keys()
     add_person("1000000001", "山田　太郎", "ヤマダ　タロウ", date(1985, 4, 1), relationship="世帯主")
     add_person("1000000009", "𠮷田　花子", "ヨシダ　ハナコ", date(1940, 2, 29), sex=2, status=3)

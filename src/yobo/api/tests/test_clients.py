@@ -4,6 +4,7 @@ and revocation lists, and the OpenAPI document (true to the routes; schemathesis
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,15 +21,13 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def city(settings: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch, make_ctx: Any) -> None:
+def city(key_dir: Path, make_ctx: Any) -> None:
     from yobo.certificates import issuer_keys
     from yobo.immunizations import demo, services
     from yobo.immunizations.inputs import DoseInput, Source
     from yobo.mynumber import keys
     from yobo.people.tests.test_registry_staff import add_person
 
-    monkeypatch.delenv(keys.ENV_VAR, raising=False)
-    settings.KEY_DIR = tmp_path / "keys"
     keys.ensure_keys()
     issuer_keys.ensure_keys()
     add_person("1000000001", "山田　太郎", "ヤマダ　タロウ", date(2025, 3, 1))

@@ -5,6 +5,7 @@ produce a server error, and every response is one the document declares."""
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,15 +22,12 @@ from yobo.core.purposes import Duty, Purpose
 
 
 @pytest.fixture
-def api_token(transactional_db: Any, make_ctx: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch,
-              settings: Any) -> str:
+def api_token(transactional_db: Any, make_ctx: Any, key_dir: Path) -> str:
     from yobo.access import clients
     from yobo.certificates import issuer_keys
     from yobo.mynumber import keys
     from yobo.people.tests.test_registry_staff import add_person
 
-    monkeypatch.delenv(keys.ENV_VAR, raising=False)
-    settings.KEY_DIR = tmp_path / "keys"
     keys.ensure_keys()
     issuer_keys.ensure_keys()
     add_person("1000000001", "山田　太郎", "ヤマダ　タロウ", date(2025, 3, 1))

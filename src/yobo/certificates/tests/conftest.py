@@ -15,15 +15,13 @@ VOUCHER = "1234567890"
 
 
 @pytest.fixture
-def keydir(settings: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def keydir(key_dir: Path) -> Path:
     from yobo.certificates import issuer_keys
     from yobo.mynumber import keys
 
-    monkeypatch.delenv(keys.ENV_VAR, raising=False)
-    settings.KEY_DIR = tmp_path / "keys"
     keys.ensure_keys()
     issuer_keys.ensure_keys()
-    return Path(settings.KEY_DIR)
+    return key_dir
 
 
 @pytest.fixture

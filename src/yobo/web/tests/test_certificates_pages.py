@@ -4,6 +4,7 @@ a POST offered only with the right; issue, PDF, .smart-health-card file and revo
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,13 +15,11 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def city(settings: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def city(key_dir: Path) -> None:
     from yobo.certificates import issuer_keys
     from yobo.mynumber import keys
     from yobo.people.tests.test_registry_staff import add_person
 
-    monkeypatch.delenv(keys.ENV_VAR, raising=False)
-    settings.KEY_DIR = tmp_path / "keys"
     keys.ensure_keys()
     issuer_keys.ensure_keys()
     for atena in ("1000000003", "1000000004"):
