@@ -16,7 +16,7 @@ from typing import Any
 
 from yobo.core.purposes import Duty, Operation, Purpose
 
-from .test_login import SHOTS, _login, enrolled  # noqa: F401  (the fixture is used by name)
+from .test_login import SHOTS, _focus, _login, enrolled  # noqa: F401  (the fixture is used by name)
 
 
 def _city(make_ctx: Any) -> None:
@@ -74,7 +74,7 @@ def test_issue_a_certificate_found_by_the_three_items(
     _login(page, enrolled)
     page.click("text=接種証明書の交付")
     page.wait_for_url("**/certificates/")
-    assert page.evaluate("document.activeElement.name") == "applicant_name"
+    _focus(page, "name", "applicant_name")
     page.keyboard.type("山田　花子")
     page.fill("#id_agent_relationship", "母")
     page.check("input[name=applicant_kind][value=agent]")
@@ -82,7 +82,7 @@ def test_issue_a_certificate_found_by_the_three_items(
     page.check("input[name=letter_of_authority_seen]")
     page.click("text=申請を受け付ける")
     page.wait_for_url("**/certificates/applications/*/")
-    assert page.evaluate("document.activeElement.name") == "address"
+    _focus(page, "name", "address")
     page.keyboard.type("本町１丁目")
     page.keyboard.press("Tab")
     page.keyboard.type("ﾔﾏﾀﾞ ﾀﾛｳ")

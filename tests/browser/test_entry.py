@@ -19,7 +19,7 @@ import pytest
 
 from yobo.core.purposes import Duty, Purpose
 
-from .test_login import PW, TOKEN, _code
+from .test_login import PW, TOKEN, _code, _focus
 
 SHOTS = Path(os.environ.get("YOBO_SCREENSHOT_DIR") or "/tmp/h-entry")  # noqa: S108
 SURNAMES = ("佐藤", "鈴木", "高橋", "田中", "伊藤", "渡辺", "山本", "中村", "小林", "加藤")
@@ -76,11 +76,13 @@ def clerk_env(transactional_db: Any, make_staff: Any, make_ctx: Any, live_server
 
 def _login(page: Any, env: dict[str, Any]) -> None:
     page.goto(env["url"] + "/")
+    _focus(page, "name", "username")
     page.keyboard.type("tanaka.hanako")
     page.keyboard.press("Tab")
     page.keyboard.type(PW)
     page.keyboard.press("Enter")
     page.wait_for_url("**/login/2fa/")
+    _focus(page, "name", "code")
     page.keyboard.type(_code(env["device"]))
     page.keyboard.press("Enter")
     page.wait_for_url(env["url"] + "/")
@@ -116,7 +118,7 @@ def test_key_a_batch_of_twenty_forms_by_keyboard(page: Any, clerk_env: dict[str,
     page.wait_for_url("**/doses/entry/")
 
     # Open the 束: clinic and default date once, the declared count from the cover sheet.
-    assert _active(page) == "o-clinic"
+    _focus(page, "id", "o-clinic")
     page.keyboard.type(env["clinic"])
     page.keyboard.press("Tab")
     page.keyboard.type("R7.3.14")

@@ -38,10 +38,20 @@ def _code(dev: Any) -> str:
     return f"{totp(dev.bin_key, step=dev.step, t0=dev.t0, digits=dev.digits):06d}"
 
 
+def _focus(page: Any, attr: str, value: str) -> None:
+    """Wait until the page's autofocus has put the cursor on the element whose ``attr`` is ``value``.
+
+    Chromium applies ``autofocus`` at its next rendering step, which can come after the load event
+    that ``goto``/``wait_for_url`` wait for: keys typed in between go nowhere. Times out (fails)
+    when the focus never lands there."""
+    page.wait_for_function("([k, v]) => document.activeElement && document.activeElement[k] === v",
+                           arg=[attr, value], timeout=5000)
+
+
 def _login(page: Any, env: dict[str, Any], shots: bool = False) -> None:
     page.goto(env["url"] + "/")
     assert "/login/" in page.url
-    assert page.evaluate("document.activeElement.name") == "username"  # focus on the first field
+    _focus(page, "name", "username")  # focus on the first field
     SHOTS.mkdir(parents=True, exist_ok=True)
     if shots:
         page.screenshot(path=str(SHOTS / "login.png"), full_page=True)

@@ -10,7 +10,7 @@ from typing import Any
 
 from yobo.core.purposes import Operation, Purpose
 
-from .test_login import _login, enrolled  # noqa: F401  (the fixture is used by name)
+from .test_login import _focus, _login, enrolled  # noqa: F401  (the fixture is used by name)
 
 SHOTS = Path(os.environ.get("YOBO_SCREENSHOT_DIR") or "/tmp/h7")  # noqa: S108
 
@@ -49,7 +49,7 @@ def test_search_by_halfwidth_kana_and_open_the_person_page(
     _login(page, enrolled)
     page.click("text=対象者の照会")  # the home menu chooses the purpose
     page.wait_for_url("**/people/?purpose=P02")
-    assert page.evaluate("document.activeElement.name") == "name"  # focus in the search box
+    _focus(page, "name", "name")  # focus in the search box
     assert page.locator("#id_purpose").input_value() == "P02"
     page.keyboard.type("ﾔﾏﾀﾞ")
     page.keyboard.press("Enter")

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from .test_login import SHOTS, _login, enrolled  # noqa: F401  (the fixture is used by name)
+from .test_login import SHOTS, _focus, _login, enrolled  # noqa: F401  (the fixture is used by name)
 
 
 def test_relief_claim_through_every_state(page: Any, enrolled: dict[str, Any]) -> None:  # noqa: F811
@@ -23,7 +23,7 @@ def test_relief_claim_through_every_state(page: Any, enrolled: dict[str, Any]) -
     assert "進捗一覧" in page.locator("h1").inner_text()
     page.click("[data-testid=new-claim]")
     page.wait_for_url("**/relief/new/")
-    assert page.evaluate("document.activeElement.name") == "atena"
+    _focus(page, "name", "atena")
     page.keyboard.type("1000000101")
     page.select_option("#benefit", "medical")
     page.fill("#applicant", "川口　花子")
