@@ -44,6 +44,20 @@ def _name(text: str, representation: str) -> dict[str, Any]:
     return name
 
 
+def replaced_patient(old_atena_no: str, new_atena_no: str) -> dict[str, Any]:
+    """The Patient of a 住登外者 switched to the register's 宛名番号 (people.switch): inactive,
+    carrying only its old identifier and a ``replaced-by`` link to the person's current Patient —
+    FHIR's way to say that a record was merged into another. No other item is repeated here."""
+    return {
+        "resourceType": "Patient",
+        "id": old_atena_no,
+        "meta": {"profile": [JP_CORE_PATIENT]},
+        "identifier": [{"use": "old", "system": atena_system(), "value": old_atena_no}],
+        "active": False,
+        "link": [{"other": {"reference": f"Patient/{new_atena_no}"}, "type": "replaced-by"}],
+    }
+
+
 def patient(p: PersonCard) -> dict[str, Any]:
     """The FHIR R4 Patient resource (as a JSON-ready dict) for a person card."""
     res: dict[str, Any] = {

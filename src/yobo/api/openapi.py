@@ -42,8 +42,13 @@ DATE = {"type": "string", "format": "date"}
 OPERATIONS: dict[str, dict[str, Any]] = {
     "api-person": {
         "summary": "宛名情報 / a person's basic items",
-        "description": "支援措置の対象者で住所の参照権限がない場合、住所・電話は null（masked: true）。",
-        "responses": _responses(_ref("Person"), JSON, "the person"),
+        "description": "支援措置の対象者で住所の参照権限がない場合、住所・電話は null（masked: true）。"
+                       "転入により住民記録の宛名番号に切り替えた住登外者の旧宛名番号には 301"
+                       "（Location が新しい宛名番号）。",
+        "responses": {**_responses(_ref("Person"), JSON, "the person"), "301": {
+            "description": "切替済みの住登外者 / a 住登外者 switched to the register's 宛名番号 "
+                           "(Location: the new one)",
+            "headers": {"Location": {"schema": {"type": "string"}}}}},
     },
     "api-person-schedule": {
         "summary": "定期接種の状況 / schedule status per vaccine series (CONTRACTS.md §2)",
@@ -56,6 +61,7 @@ OPERATIONS: dict[str, dict[str, Any]] = {
     },
     "fhir-patient": {
         "summary": "FHIR R4 Patient (JP Core-like)",
+        "description": "切替済みの住登外者の旧宛名番号: active=false と link (type replaced-by) だけの Patient。",
         "responses": _responses({"type": "object", "required": ["resourceType"],
                                  "properties": {"resourceType": {"type": "string", "enum": ["Patient"]}}},
                                 FHIR, "Patient"),

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
 from django.views.decorators.http import require_GET
 
 from yobo.core.context import AccessContext
 from yobo.core.errors import AccessDenied, InputRejected
 from yobo.core.purposes import Purpose
-from yobo.people import lookup
+from yobo.people import lookup, switch
 
 from . import auth, fhir
 
@@ -40,7 +40,7 @@ def _read(ctx: AccessContext, atena_no: str) -> lookup.PersonCard:
 
 
 @require_GET
-def person_json(request: HttpRequest, atena_no: str) -> JsonResponse:
+def person_json(request: HttpRequest, atena_no: str) -> HttpResponse:
     if _unauthenticated(request):
         return JsonResponse({"error": "unauthenticated", "message": "ログインが必要です。 / Log in first."},
                             status=401)
@@ -49,6 +49,9 @@ def person_json(request: HttpRequest, atena_no: str) -> JsonResponse:
     except AccessDenied as exc:
         return JsonResponse({"error": exc.reason, "message": str(exc)}, status=_denied_status(exc))
     except InputRejected as exc:
+        new = _replaced_by(request, atena_no)
+        if new is not None:  # a 住登外者 switched to the register's 宛名番号: the same person is there
+            return HttpResponsePermanentRedirect(f"/api/v1/persons/{new}")
         return JsonResponse({"error": "not_found", "message": str(exc)}, status=404)
     data = asdict(p)
     data["birth_date"] = p.birth_date.isoformat()
@@ -74,5 +77,16 @@ def patient_read(request: HttpRequest, atena_no: str) -> JsonResponse:
     except AccessDenied as exc:
         return _outcome("forbidden", str(exc), _denied_status(exc))
     except InputRejected as exc:
-        return _outcome("not-found", str(exc), 404)
+        new = _replaced_by(request, atena_no)
+        if new is None:
+            return _outcome("not-found", str(exc), 404)
+        # FHIR's way to say a record was merged into another: an inactive Patient linking to it.
+        return JsonResponse(fhir.replaced_patient(atena_no, new), content_type=FHIR_JSON)
     return JsonResponse(fhir.patient(p), content_type=FHIR_JSON, json_dumps_params={"ensure_ascii": False})
+
+
+def _replaced_by(request: HttpRequest, atena_no: str) -> str | None:
+    try:
+        return switch.replaced_by(_ctx(request), atena_no)
+    except (AccessDenied, InputRejected):
+        return None

@@ -8,6 +8,13 @@ class FeesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        # A 住登外者 switched to the register's 宛名番号: these records follow (decision 056).
+        from yobo.people.switch import follow
+
+        from .models import ClaimLine, ExemptionDecision, StatusRecord, TaxQuery
+
+        follow("fees.person", (StatusRecord, "atena_no"), (ExemptionDecision, "atena_no"), (TaxQuery, "atena_no"),
+               (ClaimLine, "atena_no", "claim__municipality"))
         # fees is above exchange in the layers: it offers its tax status to the exchange and takes the
         # answers to its tax queries through registered functions (decision 083).
         from yobo.exchange import registry

@@ -29,6 +29,7 @@ from yobo.core.errors import InputRejected
 from yobo.core.purposes import OPERATION_LABELS, PURPOSE_LABELS, Operation, Purpose, parse_purpose
 from yobo.people import selectors as people_selectors
 from yobo.people import services as people_services
+from yobo.people import switch
 
 from . import registry
 from .models import Correction, RequestKind, RequestState, ResidentRequest
@@ -227,8 +228,16 @@ def _requests_part(ctx: AccessContext, a: str) -> list[dict[str, Any]]:
 
 
 def access_log_about(ctx: AccessContext, atena_no: str) -> list[dict[str, Any]]:
-    """Every access-log entry whose target is the person, oldest first (no My Number is ever logged)."""
-    flt = audit_selectors.LogFilter(target=atena_no)
+    """Every access-log entry whose target is the person, oldest first (no My Number is ever logged):
+    under their 宛名番号 and under the 住登外者 宛名番号 they had before a switch (people.switch)."""
+    out: list[dict[str, Any]] = []
+    for a in [atena_no, *switch.former_atenas(ctx, atena_no)]:
+        out += _log_entries(ctx, audit_selectors.LogFilter(target=a))
+    out.sort(key=lambda r: r["seq"])
+    return out
+
+
+def _log_entries(ctx: AccessContext, flt: audit_selectors.LogFilter) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     before: int | None = None
     while True:
@@ -245,7 +254,6 @@ def access_log_about(ctx: AccessContext, atena_no: str) -> list[dict[str, Any]]:
         if not page.has_more:
             break
         before = page.next_before
-    out.sort(key=lambda r: r["seq"])
     return out
 
 

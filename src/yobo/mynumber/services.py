@@ -702,6 +702,23 @@ def unlink(ctx: AccessContext, atena_no: str) -> bool:
         return True
 
 
+def relink(ctx: AccessContext, old_atena_no: str, new_atena_no: str) -> bool:
+    """Move a link to the 宛名番号 the same person now has (紐付けの付替え), e.g. a 住登外者 who moved
+    in and got one from the resident register. The integrated number and the sealed number stay as
+    they are (the sealing's associated data names the integrated number, not the 宛名番号); the
+    identity-verification records follow. Refused when the new 宛名番号 already has a link. Returns
+    whether there was a link to move."""
+    old, new = vault.atena(old_atena_no), vault.atena(new_atena_no)
+    m = vault.municipality()
+    with door(ctx, Operation.UPDATE, resource=vault.RESOURCE, target=new) as rec:
+        if MyNumberLink.objects.filter(municipality=m, atena_no=new).exists():
+            raise NumberConflict(new, "number_differs")
+        n = MyNumberLink.objects.filter(municipality=m, atena_no=old).update(atena_no=new, updated_at=timezone.now())
+        IdentityVerification.objects.filter(municipality=m, atena_no=old).update(atena_no=new)
+        rec.detail = f"relinked from {old}" if n else f"relink from {old}: none"
+        return bool(n)
+
+
 def bulk_set_deceased(ctx: AccessContext, items: Iterable[tuple[str, date | None]]) -> int:
     """Flag many links as deceased in one transaction (daily sync); returns how many rows changed.
     宛名番号 without a link are skipped (a person need not have a My Number registered).

@@ -9,6 +9,13 @@ class NoticesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        # A 住登外者 switched to the register's 宛名番号: these records follow (decision 056).
+        from yobo.people.switch import follow
+
+        from .models import Reminder, TargetEntry, Voucher
+
+        follow("notices.notice", (TargetEntry, "atena_no", "target_list__municipality"), (Voucher, "atena_no"),
+               (Reminder, "atena_no"))
         from yobo.exports import registry
 
         from .services import MAILING_ITEMS, MAILING_KIND

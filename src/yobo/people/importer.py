@@ -455,16 +455,18 @@ def _run_staged(ctx: AccessContext, cur: Any, res: extract.ExtractResult, batch:
 
 
 M_NONRESIDENT_MOVED_IN = (
-    "（登録先は住登外者です。転入した住登外者の可能性があります。同一人か確認してください。"
+    "（登録先は住登外者です。転入した住登外者の可能性があります。同一人か確認し、同一人なら"
+    "住登外者の画面で住民記録への切替を申請してください。"
     " / that 宛名番号 is a registered non-resident (住登外者), possibly one who has moved in:"
-    " check whether they are the same person.)"
+    " check whether they are the same person and, if so, request the switch to the register's 宛名番号"
+    " on their page.)"
 )
 
 
 def _nonresidents_among(m: str, atenas: set[str]) -> set[str]:
     """Those of ``atenas`` that are 住登外者: a register row whose number is linked to one is most
     likely a non-resident who has moved in. The row is still refused (one number, two 宛名番号);
-    merging the two records (名寄せ) is staff's decision and not automated yet."""
+    staff decide whether to switch the 住登外者 to the register's 宛名番号 (``people.switch``)."""
     if not atenas:
         return set()
     return set(Person.objects.filter(municipality=m, source=Source.NON_REGISTERED, atena_no__in=sorted(atenas))

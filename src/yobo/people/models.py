@@ -208,7 +208,22 @@ class ApplicationState(models.TextChoices):
     WITHDRAWN = "withdrawn", "取下げ・却下"
 
 
-class NonResidentApplication(models.Model):
+class TwoStaffRequest(models.Model):
+    """What every request decided by a second staff member (二人確認) records: its state, who asked
+    and when, who decided and when (``nonresidents.locked_pending`` / ``decide``)."""
+
+    state = models.CharField(max_length=10, choices=ApplicationState.choices, default=ApplicationState.PENDING)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField()
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class NonResidentApplication(TwoStaffRequest):
     """An application to register a non-registered person (住登外者登録申請).
 
     Holds the person's items as applied for; the ``Person`` (source 住登外者) exists only once a
@@ -219,7 +234,6 @@ class NonResidentApplication(models.Model):
 
     municipality = models.CharField(max_length=6)
     atena_no = models.CharField(max_length=15)  # reserved from the 住登外者 range at application
-    state = models.CharField(max_length=10, choices=ApplicationState.choices, default=ApplicationState.PENDING)
     reason = models.CharField(max_length=200)  # 登録事由 (why this person is a target here)
     name_kanji = models.CharField(max_length=200)
     name_kana = models.CharField(max_length=200)
@@ -230,14 +244,9 @@ class NonResidentApplication(models.Model):
     address_extra = models.CharField(max_length=200, blank=True)
     phone = models.CharField(max_length=30, blank=True)
     verification_id = models.BigIntegerField(null=True, blank=True)  # mynumber IdentityVerification
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    requested_at = models.DateTimeField()
-    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-                                   related_name="+")
-    decided_at = models.DateTimeField(null=True, blank=True)
     decision_note = models.CharField(max_length=200, blank=True)
 
-    class Meta:
+    class Meta(TwoStaffRequest.Meta):
         db_table = "people_nonresident_application"
         constraints = [
             models.UniqueConstraint(fields=["municipality", "atena_no"], name="people_nonres_app_atena_uniq")
@@ -273,22 +282,16 @@ class ProtectedPerson(models.Model):
         return f"支援措置 {self.atena_no}"
 
 
-class ProtectionRequest(models.Model):
+class ProtectionRequest(TwoStaffRequest):
     """A request to set or clear a support measure (支援措置の設定・解除), in force only once a
     different staff member confirms it (二人確認)."""
 
     municipality = models.CharField(max_length=6)
     atena_no = models.CharField(max_length=15)
     action = models.CharField(max_length=5, choices=ProtectionAction.choices)
-    state = models.CharField(max_length=10, choices=ApplicationState.choices, default=ApplicationState.PENDING)
     note = models.CharField(max_length=200, blank=True)  # e.g. 申出書の受付番号; no address here
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    requested_at = models.DateTimeField()
-    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-                                   related_name="+")
-    decided_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
+    class Meta(TwoStaffRequest.Meta):
         db_table = "people_protection_request"
         indexes = [models.Index(fields=["municipality", "atena_no", "state"], name="people_protreq_atena")]
 
@@ -324,3 +327,28 @@ class UseSuspension(models.Model):
 
     def __str__(self) -> str:
         return f"利用停止 {self.atena_no}"
+
+
+class AtenaSwitch(TwoStaffRequest):
+    """A 住登外者 who moved in, switched to the 宛名番号 the resident register gave them (住登外者の
+    住民への切替・名寄せ): requested by one staff member, in force once a second one confirms it. On
+    confirmation the person (same row, same internal id), their vault link and every record of theirs
+    in every app move from ``from_atena`` to ``to_atena`` (``people.switch``)."""
+
+    municipality = models.CharField(max_length=6)
+    from_atena = models.CharField(max_length=15)  # the 住登外者's own 宛名番号
+    to_atena = models.CharField(max_length=15)  # the register's 宛名番号 (from the refused import row)
+    note = models.CharField(max_length=200, blank=True)  # how the identity was checked (no numbers)
+    decision_note = models.CharField(max_length=200, blank=True)
+
+    class Meta(TwoStaffRequest.Meta):
+        db_table = "people_atena_switch"
+        constraints = [
+            # One pending switch per 住登外者 (a decided one stays as the record of what was done).
+            models.UniqueConstraint(fields=["municipality", "from_atena"], condition=models.Q(state="pending"),
+                                    name="people_switch_one_pending"),
+        ]
+        indexes = [models.Index(fields=["municipality", "state"], name="people_switch_state")]
+
+    def __str__(self) -> str:
+        return f"住登外者の切替 {self.pk} ({self.state})"

@@ -36,6 +36,7 @@ from .models import (
     Sex,
     Source,
 )
+from .two_staff import decide, locked_pending
 
 RESOURCE = "people.nonresident"
 ATENA_DIGITS = 10
@@ -133,13 +134,8 @@ def apply(ctx: AccessContext, applicant: Applicant, number: str,
         return app.pk, a
 
 
-def _locked_pending(request_id: int) -> NonResidentApplication:
-    app = NonResidentApplication.objects.select_for_update().filter(pk=request_id, municipality=_m()).first()
-    if app is None:
-        raise InputRejected(f"住登外者の申請 {request_id} がありません。 / No application {request_id}.")
-    if app.state != ApplicationState.PENDING:
-        raise InputRejected("この申請は既に処理済みです。 / This application has already been decided.")
-    return app
+def _locked_pending(application_id: int) -> NonResidentApplication:
+    return locked_pending(NonResidentApplication, application_id, "住登外者の申請")
 
 
 def _row_hash(app: NonResidentApplication) -> str:
@@ -175,8 +171,7 @@ def confirm(ctx: AccessContext, application_id: int) -> str:
             kind=ChangeKind.CREATED, changes={}, status=ResidentStatus.RESIDENT, status_date=timezone.localdate(),
             status_reason="住登外者登録", status_changed=True,
         )
-        app.state, app.decided_by_id, app.decided_at = ApplicationState.CONFIRMED, ctx.staff_id, now
-        app.save(update_fields=["state", "decided_by", "decided_at"])
+        decide(app, ApplicationState.CONFIRMED, ctx)
         return app.atena_no
 
 
@@ -188,9 +183,7 @@ def withdraw(ctx: AccessContext, application_id: int, note: str = "") -> None:
         app = _locked_pending(application_id)
         rec.targets = [app.atena_no]
         vault_services.unlink(ctx, app.atena_no)
-        app.state, app.decided_by_id, app.decided_at = ApplicationState.WITHDRAWN, ctx.staff_id, timezone.now()
-        app.decision_note = note.strip()[:200]
-        app.save(update_fields=["state", "decided_by", "decided_at", "decision_note"])
+        decide(app, ApplicationState.WITHDRAWN, ctx, note)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from yobo.core.errors import InputRejected
 from yobo.core.purposes import Duty, Operation
 
 from .models import ApplicationState, Person, ProtectedPerson, ProtectionAction, ProtectionRequest
+from .two_staff import decide
 
 RESOURCE = "people.protection"
 # Duties whose holders see a protected person's address and phone (支援措置対象者の住所参照権限).
@@ -174,9 +175,7 @@ def confirm(ctx: AccessContext, request_id: int) -> None:
             raise InputRejected(
                 "申請した職員とは別の職員が確認してください。 / A second staff member must confirm, not the requester."
             )
-        now = timezone.now()
-        r.state, r.decided_by_id, r.decided_at = ApplicationState.CONFIRMED, ctx.staff_id, now
-        r.save(update_fields=["state", "decided_by", "decided_at"])
+        now = decide(r, ApplicationState.CONFIRMED, ctx)
         if r.action == ProtectionAction.SET:
             ProtectedPerson.objects.create(municipality=r.municipality, atena_no=r.atena_no, since=now, request=r)
             rec.detail = "confirm set"
@@ -194,8 +193,7 @@ def withdraw(ctx: AccessContext, request_id: int) -> None:
         rec.targets = [r.atena_no]
         if r.state != ApplicationState.PENDING:
             raise InputRejected("この申請は既に処理済みです。 / This request has already been decided.")
-        r.state, r.decided_by_id, r.decided_at = ApplicationState.WITHDRAWN, ctx.staff_id, timezone.now()
-        r.save(update_fields=["state", "decided_by", "decided_at"])
+        decide(r, ApplicationState.WITHDRAWN, ctx)
 
 
 def protected_households() -> set[str]:

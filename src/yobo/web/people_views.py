@@ -24,8 +24,8 @@ from yobo.core.errors import AccessDenied, InputRejected
 from yobo.core.purposes import PURPOSE_LABELS, PURPOSE_OPERATIONS, Operation, Purpose
 from yobo.core.wareki import DateFormatError, parse_date
 from yobo.mynumber.services import AgentKind, IdentityDocument, NumberCheckMethod, Verification
-from yobo.people import lookup, nonresidents, protection
-from yobo.people.nonresidents import Sex
+from yobo.people import lookup, nonresidents, protection, switch
+from yobo.people.nonresidents import Sex, Source
 from yobo.people.protection import ProtectionAction
 
 SESSION_PURPOSE = "people_purpose"
@@ -168,12 +168,18 @@ def person(request: HttpRequest, atena_no: str) -> HttpResponse:
     except AccessDenied as exc:
         return _denied(request, exc)
     except InputRejected as exc:
+        new = switch.replaced_by(ctx, atena_no)
+        if new is not None:  # a 住登外者 switched to the register's 宛名番号 (a bookmark, an old list)
+            messages.info(request, f"宛名番号 {atena_no} の住登外者は、転入により宛名番号 {new} に切り替わりました。")
+            return HttpResponseRedirect(f"/people/{new}/?purpose={ctx.purpose}")
         return render(request, "people/not_found.html", {"message": str(exc)}, status=404)
     can_protect = Purpose.PROTECTION_MEASURE in ctx.allowed_purposes()
+    can_switch = (page.person.source == Source.NON_REGISTERED
+                  and Purpose.NONRESIDENT_REGISTRATION in ctx.allowed_purposes())
     return render(request, "people/person.html", {
         "page": page, "p": page.person, "purpose": ctx.purpose,
         "purpose_label": dict(search_purposes(ctx)).get(ctx.purpose, ctx.purpose),
-        "can_protect": can_protect, "staff_id": ctx.staff_id, "requested_by_me":
+        "can_protect": can_protect, "can_switch": can_switch, "staff_id": ctx.staff_id, "requested_by_me":
             page.protection.pending is not None and page.protection.pending.requested_by == ctx.username,
     })
 
@@ -316,9 +322,10 @@ def nonresident_list(request: HttpRequest) -> HttpResponse:
     try:
         ctx = _p03(request)
         apps = nonresidents.pending(ctx)
+        switches = switch.pending(ctx)
     except AccessDenied as exc:
         return _denied(request, exc)
-    return render(request, "people/nonresidents.html", {"apps": apps, "me": ctx.username})
+    return render(request, "people/nonresidents.html", {"apps": apps, "switches": switches, "me": ctx.username})
 
 
 @login_required
@@ -332,6 +339,42 @@ def nonresident_decide(request: HttpRequest, application_id: str, decision: str)
         else:
             nonresidents.withdraw(ctx, int(application_id), request.POST.get("note", ""))
             messages.success(request, "申請を取り下げました（却下）。")
+    except AccessDenied as exc:
+        return _denied(request, exc)
+    except InputRejected as exc:
+        messages.error(request, str(exc))
+    return HttpResponseRedirect("/people/nonresidents/")
+
+
+# --- 住登外者の転入による切替 (purpose P03) ---------------------------------------------------------
+
+
+@login_required
+@require_POST
+def switch_request(request: HttpRequest, atena_no: str) -> HttpResponse:
+    """Request the switch of this 住登外者 to the register's 宛名番号 (a second staff member confirms)."""
+    try:
+        ctx = _p03(request)
+        switch.request(ctx, atena_no, request.POST.get("to_atena", ""), request.POST.get("note", ""))
+        messages.success(request, "住民記録への切替を申請しました。別の職員が確認すると切り替わります。")
+    except AccessDenied as exc:
+        return _denied(request, exc)
+    except InputRejected as exc:
+        messages.error(request, str(exc))
+    return HttpResponseRedirect(f"/people/{atena_no}/")
+
+
+@login_required
+@require_POST
+def switch_decide(request: HttpRequest, switch_id: str, decision: str) -> HttpResponse:
+    try:
+        ctx = _p03(request)
+        if decision == "confirm":
+            atena = switch.confirm(ctx, int(switch_id))
+            messages.success(request, f"確認しました。住民記録の宛名番号 {atena} に切り替えました。")
+            return HttpResponseRedirect(f"/people/{atena}/?purpose={Purpose.NONRESIDENT_REGISTRATION.value}")
+        switch.withdraw(ctx, int(switch_id), request.POST.get("note", ""))
+        messages.success(request, "切替の申請を取り下げました（却下）。")
     except AccessDenied as exc:
         return _denied(request, exc)
     except InputRejected as exc:

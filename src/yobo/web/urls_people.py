@@ -12,9 +12,12 @@ urlpatterns = [
     path("nonresidents/new/", v.nonresident_new, name="nonresident_new"),
     re_path(r"^nonresidents/(?P<application_id>[0-9]+)/(?P<decision>confirm|withdraw)/$", v.nonresident_decide,
             name="nonresident_decide"),
+    re_path(r"^switches/(?P<switch_id>[0-9]+)/(?P<decision>confirm|withdraw)/$", v.switch_decide,
+            name="switch_decide"),
     path("protection/", v.protection_pending, name="protection_pending"),
     re_path(r"^protection/(?P<request_id>[0-9]+)/(?P<decision>confirm|withdraw)/$", v.protection_decide,
             name="protection_decide"),
     re_path(r"^(?P<atena_no>[0-9]{1,15})/$", v.person, name="person"),
     re_path(r"^(?P<atena_no>[0-9]{1,15})/protection/$", v.protection_request, name="protection_request"),
+    re_path(r"^(?P<atena_no>[0-9]{1,15})/switch/$", v.switch_request, name="switch_request"),
 ]

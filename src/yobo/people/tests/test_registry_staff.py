@@ -46,6 +46,19 @@ def add_person(atena: str, kanji: str, kana: str, born: date, *, address: str = 
     )
 
 
+def write_register(path: Path, rows: list[dict[str, str]]) -> Path:
+    """A register extract (CONTRACTS.md §1, UTF-8) of these rows."""
+    import csv
+
+    from yobo.people.extract import COLUMNS
+
+    with path.open("w", encoding="utf-8", newline="") as out:
+        w = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\r\n")
+        w.writeheader()
+        w.writerows(rows)
+    return path
+
+
 @pytest.fixture
 def city(key_dir: Path) -> dict[str, Person]:
     keys.ensure_keys()
@@ -391,10 +404,7 @@ def test_register_row_of_a_nonresident_who_moved_in_is_refused_with_a_merge_hint
         city: Any, make_ctx: Callable[..., Any], tmp_path: Path) -> None:
     """A 住登外者 who moves in comes back in the register extract under a new 宛名番号 with the same
     My Number: the row is refused (one number, two 宛名番号), and the problem says why and what to do."""
-    import csv
-
     from yobo.people import synth
-    from yobo.people.extract import COLUMNS
     from yobo.people.services import ImportRejected, import_residents
 
     number = mynumber(7)
@@ -403,16 +413,13 @@ def test_register_row_of_a_nonresident_who_moved_in_is_refused_with_a_merge_hint
     nonresidents.confirm(make_ctx(Purpose.NONRESIDENT_REGISTRATION, duties=[Duty.SUPERVISOR]), app_id)
     rows = list(synth.generate(3, 5, date(2025, 9, 1)))
     rows[1]["個人番号"] = number
-    f = tmp_path / "r.csv"
-    with f.open("w", encoding="utf-8", newline="") as out:
-        w = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\r\n")
-        w.writeheader()
-        w.writerows(rows)
+    f = write_register(tmp_path / "r.csv", rows)
     seen: list[str] = []
     with pytest.raises(ImportRejected):
         import_residents(make_ctx(Purpose.RESIDENT_SYNC), f, as_of=date(2025, 9, 1),
                          on_problem=lambda p: seen.append(str(p)))
     assert len(seen) == 1 and nonresident in seen[0] and "住登外者" in seen[0] and number not in seen[0]
+    assert "住民記録への切替" in seen[0]  # what to do about it
     s = import_residents(make_ctx(Purpose.RESIDENT_SYNC), f, as_of=date(2025, 9, 1), skip_invalid=True)
     assert (s.inserted, s.rejected) == (2, 1)
     assert "住登外者" in (tmp_path / "r.rejected.csv").read_text(encoding="utf-8-sig")

@@ -21,9 +21,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def city(settings: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(keys.ENV_VAR, raising=False)
-    settings.KEY_DIR = tmp_path / "keys"
+def city(key_dir: Path) -> None:
     keys.ensure_keys()
     add_person("1000000001", "山田　太郎", "ヤマダ　タロウ", date(1985, 4, 1), household="2000000001",
                relationship="世帯主")
@@ -148,6 +146,56 @@ def test_nonresident_pages_apply_and_confirm_by_another(logged_in: Any, make_sta
     assert r.status_code == 302
     body = c2.get("/people/", {"name": "たかはし"}).content.decode()
     assert "高橋　陽菜" in body and "住登外者" in body
+
+
+def test_switch_pages_request_on_the_person_page_and_confirm_by_another(logged_in: Any, make_staff: Any,
+                                                                         city: None) -> None:
+    number = checkdigit.generate(random.Random(13))
+    c = logged_in(make_staff("clerk.s", duties=[Duty.CLERK]))
+    form = {"reason": "里帰り出産", "name_kanji": "高橋　陽菜", "name_kana": "タカハシ　ヒナ",
+            "birth": "令和6年12月1日", "sex": "2", "address": "東京都千代田区千代田1番1号", "mynumber": number,
+            "number_check": "card", "identity_documents": ["card"], "agent_kind": ""}
+    c.post("/people/nonresidents/new/", form)
+    listing = c.get("/people/nonresidents/").content.decode()
+    app_id = re.search(r"/people/nonresidents/(\d+)/confirm/", listing).group(1)  # type: ignore[union-attr]
+    atena = re.search(r"<td>(9\d{9})</td>", listing).group(1)  # type: ignore[union-attr]
+    c.post("/logout/")
+    c2 = logged_in(make_staff("clerk.t", duties=[Duty.CLERK]))
+    c2.post(f"/people/nonresidents/{app_id}/confirm/")
+
+    page = c2.get(f"/people/{atena}/", {"purpose": "P03"}).content.decode()
+    assert f'action="/people/{atena}/switch/"' in page
+    # a register person's page offers no switch
+    assert "/switch/" not in c2.get("/people/1000000001/", {"purpose": "P03"}).content.decode()
+    r = c2.post(f"/people/{atena}/switch/", {"to_atena": "9000000999"})  # the 住登外者 range: refused
+    assert r.status_code == 302 and "住登外者の番号の範囲" in c2.get(r["Location"], {"purpose": "P03"}).content.decode()
+    c2.post(f"/people/{atena}/switch/", {"to_atena": "1000000888", "note": "転入届で確認"})
+    pending = c2.get("/people/nonresidents/").content.decode()
+    assert 'data-testid="pending-switches"' in pending and "1000000888" in pending and "disabled" in pending
+    switch_id = re.search(r"/people/switches/(\d+)/confirm/", pending).group(1)  # type: ignore[union-attr]
+    c2.post(f"/people/switches/{switch_id}/confirm/")  # refused: same staff
+    assert c2.get("/people/1000000888/", {"purpose": "P03"}).status_code == 404
+    c2.post("/logout/")
+    c3 = logged_in(make_staff("clerk.u", duties=[Duty.CLERK]))
+    r = c3.post(f"/people/switches/{switch_id}/confirm/")
+    assert r.status_code == 302 and r["Location"].startswith("/people/1000000888/")
+    moved = c3.get("/people/1000000888/", {"purpose": "P03"}).content.decode()
+    assert "高橋　陽菜" in moved and "/switch/" not in moved  # now a register person
+    assert number not in moved
+    # whoever still holds the old 宛名番号 is sent to the new one: the page, the REST API, FHIR
+    r = c3.get(f"/people/{atena}/", {"purpose": "P03"})
+    assert r.status_code == 302 and r["Location"] == "/people/1000000888/?purpose=P03"
+    r = c3.get(f"/api/v1/persons/{atena}")
+    assert r.status_code == 301 and r["Location"] == "/api/v1/persons/1000000888"
+    assert c3.get(r["Location"]).json()["name_kanji"] == "高橋　陽菜"
+    old = c3.get(f"/fhir/Patient/{atena}").json()
+    from fhir.resources.R4B.patient import Patient
+
+    Patient.model_validate(old)
+    assert old["active"] is False and old["link"] == [{"other": {"reference": "Patient/1000000888"},
+                                                        "type": "replaced-by"}]
+    assert "name" not in old and "birthDate" not in old  # nothing but the link
+    assert c3.get("/fhir/Patient/9000000999").status_code == 404  # never switched: not found
 
 
 def test_home_menu_links_to_the_search(logged_in: Any, make_staff: Any) -> None:
