@@ -26,11 +26,14 @@ class LogFilter:
     purpose: str = ""
     operation: str = ""
     result: str = ""
+    #: The 宛名番号 the ``target`` person had before (a 住登外者 switched to the register's number,
+    #: ``people.switch``): what was logged under them is the person's too. Only with ``target``.
+    former: tuple[str, ...] = ()
 
     def describe(self) -> str:
         parts = [f"{k}={v}" for k, v in (
             ("from", self.date_from), ("to", self.date_to), ("staff", self.staff), ("purpose", self.purpose),
-            ("operation", self.operation), ("result", self.result),
+            ("operation", self.operation), ("result", self.result), ("former", ",".join(self.former)),
         ) if v]
         return " ".join(parts)[:200]
 
@@ -50,10 +53,12 @@ def list_entries(ctx: AccessContext, flt: LogFilter, *, before: int | None = Non
             q &= Q(at_us__gte=day_start_us(flt.date_from))
         if flt.date_to:
             q &= Q(at_us__lt=day_start_us(flt.date_to + timedelta(days=1)))
-        for name in ("staff", "target", "purpose", "operation", "result"):
+        for name in ("staff", "purpose", "operation", "result"):
             v = getattr(flt, name)
             if v:
                 q &= Q(**{name: v})
+        if flt.target:
+            q &= Q(target__in=(flt.target, *flt.former)) if flt.former else Q(target=flt.target)
         if before is not None:
             q &= Q(seq__lt=before)
         rows = list(AccessLogEntry.objects.filter(q).order_by("-seq")[: per_page + 1])

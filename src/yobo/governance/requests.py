@@ -230,11 +230,9 @@ def _requests_part(ctx: AccessContext, a: str) -> list[dict[str, Any]]:
 def access_log_about(ctx: AccessContext, atena_no: str) -> list[dict[str, Any]]:
     """Every access-log entry whose target is the person, oldest first (no My Number is ever logged):
     under their 宛名番号 and under the 住登外者 宛名番号 they had before a switch (people.switch)."""
-    out: list[dict[str, Any]] = []
-    for a in [atena_no, *switch.former_atenas(ctx, atena_no)]:
-        out += _log_entries(ctx, audit_selectors.LogFilter(target=a))
-    out.sort(key=lambda r: r["seq"])
-    return out
+    former = tuple(switch.former_atenas(ctx, atena_no))
+    return sorted(_log_entries(ctx, audit_selectors.LogFilter(target=atena_no, former=former)),
+                  key=lambda r: r["seq"])
 
 
 def _log_entries(ctx: AccessContext, flt: audit_selectors.LogFilter) -> list[dict[str, Any]]:

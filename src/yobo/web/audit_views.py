@@ -6,6 +6,7 @@ the refusal is logged. Every page of the list is itself a logged search of the l
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from django import forms
@@ -19,6 +20,7 @@ from yobo.audit.selectors import LogFilter, latest_verify_run, list_entries
 from yobo.audit.services import run_verify
 from yobo.core.errors import AccessDenied
 from yobo.core.purposes import OPERATION_LABELS, PURPOSE_LABELS, Purpose, Result
+from yobo.people import switch
 
 RESULT_LABELS = {Result.OK: "成功", Result.DENIED: "拒否", Result.FAILED: "失敗", Result.ERROR: "エラー"}
 PER_PAGE = 50
@@ -83,6 +85,9 @@ def log_list(request: HttpRequest) -> HttpResponse:
     if form.is_bound:
         flt = form.to_filter() if form.is_valid() else None
     try:
+        if flt is not None and flt.target:
+            # A 住登外者 switched to the register's 宛名番号: their entries under the old one too.
+            flt = replace(flt, former=tuple(switch.former_atenas(ctx, flt.target)))
         if flt is not None:
             page = list_entries(ctx, flt, before=before, per_page=PER_PAGE)
     except AccessDenied as exc:
@@ -95,6 +100,7 @@ def log_list(request: HttpRequest) -> HttpResponse:
         "rows": _rows(page.entries) if page else [],
         "query": query.urlencode(),
         "paged": before is not None,
+        "former": flt.former if flt else (),
         "verify": latest_verify_run(),
     }
     template = "audit/_results.html" if getattr(request, "htmx", False) else "audit/log_list.html"

@@ -196,6 +196,14 @@ def test_switch_pages_request_on_the_person_page_and_confirm_by_another(logged_i
                                                         "type": "replaced-by"}]
     assert "name" not in old and "birthDate" not in old  # nothing but the link
     assert c3.get("/fhir/Patient/9000000999").status_code == 404  # never switched: not found
+    # an auditor looking up the person's access log sees what was logged under the old 宛名番号 too
+    c3.post("/logout/")
+    auditor = logged_in(make_staff("kansa.a", duties=[Duty.AUDITOR]))
+    body = auditor.get("/audit/", {"target": "1000000888"}).content.decode()
+    assert f"切替前の宛名番号 {atena}" in body
+    rows = re.findall(r"<td>(\d{10})</td>", body)
+    assert {atena, "1000000888"} <= set(rows), "entries under both 宛名番号"
+    assert "切替前" not in auditor.get("/audit/", {"target": "1000000001"}).content.decode()
 
 
 def test_home_menu_links_to_the_search(logged_in: Any, make_staff: Any) -> None:
