@@ -97,7 +97,7 @@ def test_issue_a_certificate_found_by_the_three_items(
     page.locator("[data-testid=picked]").wait_for()
     assert "山田　太郎" in page.locator("[data-testid=picked]").inner_text()
     assert page.locator("[data-testid=doses] tbody tr").count() == 3
-    assert page.evaluate("document.activeElement.id") == "issue"
+    _focus(page, "id", "issue")
     page.keyboard.press("Enter")
     page.wait_for_url("**/certificates/141003-*/")
     cert_id = page.locator("[data-testid=certificate-id]").inner_text().strip()

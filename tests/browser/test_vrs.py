@@ -10,7 +10,7 @@ from typing import Any
 
 from yobo.core.purposes import Duty, Purpose
 
-from .test_login import _login, enrolled  # noqa: F401  (the fixture is used by name)
+from .test_login import _focus, _login, enrolled  # noqa: F401  (the fixture is used by name)
 
 SHOTS = Path(os.environ.get("YOBO_SCREENSHOT_DIR") or "/tmp/h7")  # noqa: S108
 
@@ -50,11 +50,12 @@ def test_resolve_a_line_by_keyboard(page: Any, enrolled: dict[str, Any], make_ct
     rows = page.locator("[data-testid=vrs-lines] tbody tr")
     assert rows.count() == 2
     # The first open line has focus.
-    assert "/doses/vrs/line/" in page.evaluate("document.activeElement.getAttribute('href') || ''")
+    page.wait_for_function("(document.activeElement.getAttribute('href') || '').includes('/doses/vrs/line/')",
+                           timeout=5000)
     page.keyboard.press("Enter")  # open it
     page.wait_for_url("**/doses/vrs/line/**")
     atena = page.locator("[data-testid=line-atena]").inner_text()
-    assert page.evaluate("document.activeElement.value") == "accept_vrs"
+    _focus(page, "value", "accept_vrs")
     page.screenshot(path=str(SHOTS / "vrs-line.png"), full_page=True)
     page.keyboard.press("Tab")  # to the corrected date
     page.keyboard.press("Tab")  # lot
