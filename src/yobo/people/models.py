@@ -210,7 +210,8 @@ class ApplicationState(models.TextChoices):
 
 class TwoStaffRequest(models.Model):
     """What every request decided by a second staff member (二人確認) records: its state, who asked
-    and when, who decided and when (``nonresidents.locked_pending`` / ``decide``)."""
+    and when, who decided and when (``two_staff.locked_pending`` / ``require_second_staff`` /
+    ``decide``)."""
 
     state = models.CharField(max_length=10, choices=ApplicationState.choices, default=ApplicationState.PENDING)
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
@@ -221,6 +222,11 @@ class TwoStaffRequest(models.Model):
 
     class Meta:
         abstract = True
+
+    @property
+    def subject_atena(self) -> str:
+        """The 宛名番号 of the person the request is about (the access log's target)."""
+        return str(self.atena_no)  # type: ignore[attr-defined]
 
 
 class NonResidentApplication(TwoStaffRequest):
@@ -352,3 +358,7 @@ class AtenaSwitch(TwoStaffRequest):
 
     def __str__(self) -> str:
         return f"住登外者の切替 {self.pk} ({self.state})"
+
+    @property
+    def subject_atena(self) -> str:
+        return self.from_atena

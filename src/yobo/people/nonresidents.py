@@ -14,6 +14,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
@@ -36,7 +37,7 @@ from .models import (
     Sex,
     Source,
 )
-from .two_staff import decide, locked_pending
+from .two_staff import decide, locked_pending, require_second_staff
 
 RESOURCE = "people.nonresident"
 ATENA_DIGITS = 10
@@ -134,8 +135,8 @@ def apply(ctx: AccessContext, applicant: Applicant, number: str,
         return app.pk, a
 
 
-def _locked_pending(application_id: int) -> NonResidentApplication:
-    return locked_pending(NonResidentApplication, application_id, "住登外者の申請")
+def _locked_pending(application_id: int, rec: Any) -> NonResidentApplication:
+    return locked_pending(NonResidentApplication, application_id, "住登外者の申請", rec)
 
 
 def _row_hash(app: NonResidentApplication) -> str:
@@ -148,13 +149,8 @@ def confirm(ctx: AccessContext, application_id: int) -> str:
     """Confirm an application (二人確認) and register the person; by a staff member other than the
     one who took it. Also confirms the identity-check record in the vault. Returns the 宛名番号."""
     with door(ctx, Operation.CREATE, resource=RESOURCE, detail="confirm") as rec:
-        app = _locked_pending(application_id)
-        rec.targets = [app.atena_no]
-        if app.requested_by_id == ctx.staff_id:
-            raise InputRejected(
-                "申請を受け付けた職員とは別の職員が確認してください。"
-                " / A second staff member must confirm, not the one who took the application."
-            )
+        app = _locked_pending(application_id, rec)
+        require_second_staff(app, ctx, "申請を受け付けた", "took the application")
         if app.verification_id is not None:
             vault_services.confirm_verification(ctx, app.verification_id)
         now = timezone.now()
@@ -180,8 +176,7 @@ def withdraw(ctx: AccessContext, application_id: int, note: str = "") -> None:
     Number is unlinked in the vault (never held for a person who was not registered), so the
     person can apply again with it."""
     with door(ctx, Operation.UPDATE, resource=RESOURCE, detail="withdraw") as rec:
-        app = _locked_pending(application_id)
-        rec.targets = [app.atena_no]
+        app = _locked_pending(application_id, rec)
         vault_services.unlink(ctx, app.atena_no)
         decide(app, ApplicationState.WITHDRAWN, ctx, note)
 

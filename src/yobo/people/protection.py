@@ -21,7 +21,7 @@ from yobo.core.errors import InputRejected
 from yobo.core.purposes import Duty, Operation
 
 from .models import ApplicationState, Person, ProtectedPerson, ProtectionAction, ProtectionRequest
-from .two_staff import decide
+from .two_staff import decide, locked_pending, require_second_staff
 
 RESOURCE = "people.protection"
 # Duties whose holders see a protected person's address and phone (支援措置対象者の住所参照権限).
@@ -165,16 +165,8 @@ def request_change(ctx: AccessContext, atena_no: str, action: ProtectionAction |
 def confirm(ctx: AccessContext, request_id: int) -> None:
     """Confirm a set/clear request (二人確認): by a staff member other than the requester."""
     with door(ctx, Operation.UPDATE, resource=RESOURCE) as rec:
-        r = ProtectionRequest.objects.select_for_update().filter(pk=request_id, municipality=_m()).first()
-        if r is None:
-            raise InputRejected(f"支援措置申請 {request_id} がありません。 / No protection request {request_id}.")
-        rec.targets = [r.atena_no]
-        if r.state != ApplicationState.PENDING:
-            raise InputRejected("この申請は既に処理済みです。 / This request has already been decided.")
-        if r.requested_by_id == ctx.staff_id:
-            raise InputRejected(
-                "申請した職員とは別の職員が確認してください。 / A second staff member must confirm, not the requester."
-            )
+        r = locked_pending(ProtectionRequest, request_id, "支援措置申請", rec)
+        require_second_staff(r, ctx)
         now = decide(r, ApplicationState.CONFIRMED, ctx)
         if r.action == ProtectionAction.SET:
             ProtectedPerson.objects.create(municipality=r.municipality, atena_no=r.atena_no, since=now, request=r)
@@ -187,12 +179,7 @@ def confirm(ctx: AccessContext, request_id: int) -> None:
 def withdraw(ctx: AccessContext, request_id: int) -> None:
     """Withdraw or refuse a pending request (取下げ・却下); by the requester or another staff member."""
     with door(ctx, Operation.UPDATE, resource=RESOURCE, detail="withdraw") as rec:
-        r = ProtectionRequest.objects.select_for_update().filter(pk=request_id, municipality=_m()).first()
-        if r is None:
-            raise InputRejected(f"支援措置申請 {request_id} がありません。 / No protection request {request_id}.")
-        rec.targets = [r.atena_no]
-        if r.state != ApplicationState.PENDING:
-            raise InputRejected("この申請は既に処理済みです。 / This request has already been decided.")
+        r = locked_pending(ProtectionRequest, request_id, "支援措置申請", rec)
         decide(r, ApplicationState.WITHDRAWN, ctx)
 
 

@@ -40,7 +40,7 @@ from yobo.mynumber import services as vault_services
 
 from .models import ApplicationState, AtenaSwitch, ChangeKind, Person, PersonHistory, Source
 from .nonresidents import ATENA_DIGITS, atena_prefix
-from .two_staff import decide, locked_pending
+from .two_staff import decide, locked_pending, require_second_staff
 
 RESOURCE = "people.switch"
 
@@ -120,20 +120,18 @@ def request(ctx: AccessContext, from_atena: str, to_atena: str, note: str = "") 
         return sw.pk
 
 
-def _locked_pending(switch_id: int) -> AtenaSwitch:
-    return locked_pending(AtenaSwitch, switch_id, "切替の申請")
+def _locked_pending(switch_id: int, rec: Any) -> AtenaSwitch:
+    return locked_pending(AtenaSwitch, switch_id, "切替の申請", rec)
 
 
 def confirm(ctx: AccessContext, switch_id: int) -> str:
     """Confirm a switch (二人確認) by a staff member other than the requester and carry it out:
     person, vault link and every app's records move to the register's 宛名番号. Returns it."""
     with door(ctx, Operation.UPDATE, resource=RESOURCE, detail="confirm") as rec:
-        sw = _locked_pending(switch_id)
+        sw = _locked_pending(switch_id, rec)
         old, new, m = sw.from_atena, sw.to_atena, sw.municipality
         rec.targets = [old, new]
-        if sw.requested_by_id == ctx.staff_id:
-            raise InputRejected("申請した職員とは別の職員が確認してください。"
-                                " / A second staff member must confirm, not the one who requested it.")
+        require_second_staff(sw, ctx)
         if connection.vendor == "postgresql":
             # After any running register import (the import's own lock): it must not insert the
             # target 宛名番号 between the check below and the commit. SQLite has one writer anyway.
@@ -159,8 +157,7 @@ def confirm(ctx: AccessContext, switch_id: int) -> str:
 def withdraw(ctx: AccessContext, switch_id: int, note: str = "") -> None:
     """Withdraw or refuse a pending switch (取下げ・却下): nothing moves."""
     with door(ctx, Operation.UPDATE, resource=RESOURCE, detail="withdraw") as rec:
-        sw = _locked_pending(switch_id)
-        rec.targets = [sw.from_atena]
+        sw = _locked_pending(switch_id, rec)
         decide(sw, ApplicationState.WITHDRAWN, ctx, note)
 
 
@@ -208,12 +205,10 @@ def pending(ctx: AccessContext, limit: int = 100) -> list[SwitchView]:
         m = _m()
         rows = list(AtenaSwitch.objects.filter(municipality=m, state=ApplicationState.PENDING)
                     .select_related("requested_by").order_by("requested_at", "pk")[:limit])
-        names = dict((a, (k, n)) for a, k, n in Person.objects.filter(
-            municipality=m, atena_no__in=[r.from_atena for r in rows]).values_list("atena_no", "name_kanji",
-                                                                                   "name_kana"))
+        names = {a: (k, n) for a, k, n in Person.objects.filter(
+            municipality=m, atena_no__in=[r.from_atena for r in rows],
+        ).values_list("atena_no", "name_kanji", "name_kana")}
         rec.targets = [r.from_atena for r in rows] or [""]
         rec.detail = f"pending switches={len(rows)}"
     return [SwitchView(r.pk, r.from_atena, r.to_atena, *names.get(r.from_atena, ("", "")), r.note,
                        r.requested_by.get_username(), r.requested_at) for r in rows]
-
-
