@@ -10,13 +10,15 @@ target (no individual is identified, so none is named; decision 124). What count
   them holding at least the series' number of such doses (五種混合 counts for 四種混合, as the schedule
   says).
 
-The register's table is read here only for birth dates and residence status, as ``store`` does for
-validation (docs/decisions/060-dose-records.md); nothing of it leaves this module but counts.
+The register is read through ``people.selectors.resident_births`` (ids and birth dates of the
+residents of the cohorts, one BATCH entry of its own), as ``store`` reads it for validation;
+nothing of it leaves this module but counts.
 """
 
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -29,10 +31,8 @@ from django.db.models import (
     Count,
     F,
     IntegerField,
-    OuterRef,
     Q,
     QuerySet,
-    Subquery,
     TextField,
     Value,
     When,
@@ -47,10 +47,9 @@ from yobo.schedule.engine import load_series
 from . import statistics as st
 from . import store
 from .models import Category, Dose, DoseState
+from .validation import SCHEDULE_INVALID_CODES
 
 RESOURCE = "immunizations.statistics"
-# Warnings a record keeps when the schedule did not count the dose (README.md, validation).
-SCHEDULE_INVALID = ("not_target", "too_young", "too_soon", "too_old", "extra_dose")
 
 
 @dataclass(frozen=True)
@@ -77,7 +76,7 @@ def coverage_series() -> list[CoverageSeries]:
 
 def _valid_doses(m: str) -> QuerySet[Dose]:
     """Active 定期接種 doses the schedule counted (see the module docstring)."""
-    invalid = reduce(or_, (Q(ptext__contains=f'"code": "{c}"') for c in SCHEDULE_INVALID))
+    invalid = reduce(or_, (Q(ptext__contains=f'"code": "{c}"') for c in SCHEDULE_INVALID_CODES))
     return (Dose.objects.filter(municipality=m, state=DoseState.ACTIVE, screening_only=False)
             .exclude(category=Category.VOLUNTARY)
             .annotate(ptext=Cast("problems", TextField()))
@@ -149,9 +148,10 @@ def period_columns(date_from: date, date_to: date, per: str) -> list[str]:
 def coverage(ctx: AccessContext, series_code: str, cohorts: Sequence[int]) -> list[tuple[int, int, int]]:
     """For each birth cohort (fiscal year of birth) in ``cohorts``: (cohort, residents, completed).
 
-    Residents are the register's current residents born in that fiscal year; completed are those of
-    them holding at least the series' number of counted doses. Two GROUP BY queries in one door."""
-    from yobo.people.models import Person  # the register's table, read-only (module docstring)
+    Residents are the register's current residents born in that fiscal year, read through
+    ``people.selectors.resident_births`` (ids and birth dates only); completed are those of them
+    holding at least the series' number of counted doses (one GROUP BY over this app's records)."""
+    from yobo.people.selectors import resident_births
 
     series = {s.code: s for s in coverage_series()}.get(series_code)
     if series is None:
@@ -163,16 +163,13 @@ def coverage(ctx: AccessContext, series_code: str, cohorts: Sequence[int]) -> li
     start, end = date(years[0], 4, 1), date(years[-1] + 1, 3, 31)
     with door(ctx, Operation.BATCH, resource=RESOURCE,
               detail=f"stats coverage {series.code} cohorts {years[0]}-{years[-1]}") as rec:
-        fy = Case(When(birth_date__month__gte=4, then=ExtractYear("birth_date")),
-                  default=ExtractYear("birth_date") - 1, output_field=IntegerField())
-        people = Person.objects.filter(municipality=m, source="juki", status=1, birth_date__gte=start,
-                                       birth_date__lte=end).annotate(cohort=fy)
-        residents = dict(people.order_by().values("cohort").annotate(n=Count("id")).values_list("cohort", "n"))
-        held = (_valid_doses(m).filter(person_id=OuterRef("pk"), vaccine__in=series.counted_by).order_by()
-                .values("person_id").annotate(c=Count("id")).values("c"))
-        done = dict(people.annotate(held=Subquery(held, output_field=IntegerField()))
-                    .filter(held__gte=series.doses).order_by().values("cohort").annotate(n=Count("id"))
-                    .values_list("cohort", "n"))
+        cohort_of = {pid: b.year if b.month >= 4 else b.year - 1 for pid, b in resident_births(ctx, start, end)}
+        # Nobody born on or after ``start`` was vaccinated before it.
+        held = (_valid_doses(m).filter(vaccine__in=series.counted_by, date__gte=start).order_by()
+                .values("person_id").annotate(c=Count("id")).filter(c__gte=series.doses)
+                .values_list("person_id", flat=True))
+        residents = Counter(cohort_of.values())
+        done = Counter(cohort_of[pid] for pid in held.iterator(chunk_size=20_000) if pid in cohort_of)
         rec.detail = f"stats coverage {series.code} cohorts {years[0]}-{years[-1]} groups={len(residents)}"
     return [(y, int(residents.get(y, 0)), int(done.get(y, 0))) for y in years]
 

@@ -83,6 +83,9 @@ RULES: dict[str, tuple[str, str, str]] = {
     "dose_number_mismatch": (WARNING, "接種回数 {dose} は履歴から数えた {expected} 回目と一致しません",
                              "dose number differs from the count in the history"),
 }
+# Warnings a record keeps when the schedule does not count it as a routine dose (定期接種として有効で
+# ない): statistics leave such records out, and clinic payments do not pay them.
+SCHEDULE_INVALID_CODES = ("not_target", "too_young", "too_soon", "too_old", "extra_dose")
 _EPOCH = date(1970, 1, 1).toordinal()
 _MAX_ORD = date.max.toordinal()
 _ENGINE_REASON = {TOO_YOUNG: "too_young", TOO_SOON: "too_soon", TOO_OLD: "too_old"}

@@ -18,7 +18,7 @@ from yobo.core.errors import InputRejected
 from yobo.core.purposes import Operation
 from yobo.core.text import search_key
 
-from .models import BatchAbsence, ImportBatch, Person, PersonHistory, ResidentStatus, Sex
+from .models import BatchAbsence, ImportBatch, Person, PersonHistory, ResidentStatus, Sex, Source
 
 RESOURCE = "people.person"
 BATCH_RESOURCE = "people.batch"
@@ -290,3 +290,22 @@ def _facts(wanted: list[str] | None) -> list[PersonFacts]:
         iso = date.fromisoformat
         return [PersonFacts(a, i, iso(b), s, st, iso(sd) if sd else None) for a, i, b, s, st, sd in raw]
     return [PersonFacts(*r) for r in raw]
+
+
+def resident_births(ctx: AccessContext, born_from: date, born_to: date) -> list[tuple[int, date]]:
+    """(person id, birth date) of the register's current residents (住民基本台帳の住民, 住民区分 1) born
+    between the two dates (inclusive): the denominators of coverage statistics (接種率). No name, no
+    宛名番号, no address. One BATCH entry with the count."""
+    table = Person._meta.db_table
+    with door(ctx, Operation.BATCH, resource=RESOURCE,
+              detail=f"resident births {born_from.isoformat()}..{born_to.isoformat()}") as rec, \
+            connection.cursor() as cur:
+        cur.execute(f"SELECT id, birth_date FROM {table} WHERE municipality = %s AND source = %s AND status = %s "
+                    f"AND birth_date >= %s AND birth_date <= %s",
+                    [_m(), Source.REGISTER.value, int(ResidentStatus.RESIDENT), born_from, born_to])
+        raw = cur.fetchall()
+        rec.detail += f" persons={len(raw)}"
+    if raw and isinstance(raw[0][1], str):  # SQLite returns dates as ISO text
+        iso = date.fromisoformat
+        return [(int(i), iso(b)) for i, b in raw]
+    return [(int(i), b) for i, b in raw]
