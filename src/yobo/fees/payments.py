@@ -2,8 +2,9 @@
 the dose records of the claim month (請求月), checked, approved by a second person, paid with a
 transfer file for the finance system and a statement per clinic.
 
-The build is set-based (decision 122): one ``INSERT … SELECT`` over the month's active dose records
-joined with the clinic master, the register and the unit prices gives every dose its exclusion
+The build is set-based (decision 122): the month's active dose records (``immunizations`` selector)
+and their persons' residence (``people`` selector) are read in one logged BATCH read each, staged,
+and one ``INSERT … SELECT`` joined with the unit prices and the claims gives every dose its exclusion
 reason, in this order (the first that applies)::
 
     voluntary              任意接種 (not paid as a routine commission)
@@ -40,6 +41,7 @@ from yobo.core.context import AccessContext
 from yobo.core.errors import InputRejected
 from yobo.core.purposes import Operation
 from yobo.immunizations import selectors as doses
+from yobo.people.selectors import PersonFacts, bulk_facts
 
 from .models import ClaimLine, ClaimState, ClinicAccount, ClinicClaim, PaymentRun, UnitPrice
 from .services import check_vaccine, check_yen, next_serial
@@ -48,6 +50,9 @@ RESOURCE_PRICE = "fees.unit_price"
 RESOURCE_CLAIM = "fees.clinic_claim"
 RESOURCE_PAYMENT = "fees.payment"
 STAGE = "fees_claim_stage"
+SOURCE = "fees_claim_source"  # the month's doses with the facts of their owning apps
+_SOURCE_COLS = ("dose_id", "atena_no", "vaccine", "dose_date", "dose_number", "clinic_code", "screening_only",
+                "fiscal_year", "repeated", "reason")
 
 REASONS: dict[str, str] = {
     "voluntary": "任意接種（委託料の対象外）",
@@ -59,8 +64,6 @@ REASONS: dict[str, str] = {
     "duplicate": "同じ回の接種の記録が先にある（重複）",
     "no_unit_price": "単価が設定されていない（年度・ワクチン）",
 }
-# Warnings the dose records keep when the schedule does not count the dose (immunizations.validation).
-SCHEDULE_INVALID_CODES = ("not_target", "too_young", "too_soon", "too_old", "extra_dose")
 _MONTH = re.compile(r"^(\d{4})(0[1-9]|1[0-2])$")
 
 
@@ -205,26 +208,20 @@ class BuildSummary:
                 "unknown_clinics": self.unknown_clinics}
 
 
-def _reason_sql() -> str:
-    invalid = " OR ".join(f"CAST(d.problems AS TEXT) LIKE '%%\"code\": \"{c}\"%%'" for c in SCHEDULE_INVALID_CODES)
-    return f"""
-    CASE
-      WHEN d.category = 'voluntary' THEN 'voluntary'
-      WHEN k.id IS NULL THEN 'clinic_unknown'
-      WHEN (k.contracted_from IS NOT NULL AND d.date < k.contracted_from)
-        OR (k.contracted_until IS NOT NULL AND d.date > k.contracted_until) THEN 'clinic_not_contracted'
-      WHEN p.id IS NULL OR (p.status <> 1 AND (p.status_date IS NULL OR d.date > p.status_date)) THEN 'not_resident'
-      WHEN NOT d.screening_only AND ({invalid}) THEN 'schedule_invalid'
-      WHEN EXISTS (SELECT 1 FROM fees_claim_line l WHERE l.included = TRUE AND l.atena_no = d.atena_no
-                   AND l.vaccine = d.vaccine AND l.screening_only = d.screening_only
-                   AND (l.dose_date = d.date OR l.dose_number = d.dose_number)) THEN 'already_paid'
-      WHEN NOT d.screening_only AND d.dose_number IS NOT NULL AND EXISTS (
-            SELECT 1 FROM imm_dose d2 WHERE d2.municipality = d.municipality AND d2.atena_no = d.atena_no
-            AND d2.vaccine = d.vaccine AND d2.state = 'active' AND NOT d2.screening_only
-            AND d2.dose_number = d.dose_number AND (d2.date < d.date OR (d2.date = d.date AND d2.id < d.id)))
-        THEN 'duplicate'
-      WHEN u.id IS NULL OR (d.screening_only AND u.screening_yen IS NULL) THEN 'no_unit_price'
-      ELSE '' END"""
+def _first_reason(d: doses.ClaimDose, clinic: doses.ClinicView | None, person: PersonFacts | None) -> str:
+    """The first of the reasons the owning apps' facts decide (voluntary … schedule_invalid); the
+    rest (already_paid, duplicate, no_unit_price) are decided in SQL against this app's tables."""
+    if d.voluntary:
+        return "voluntary"
+    if clinic is None:
+        return "clinic_unknown"
+    if not clinic.contracted_on(d.date):
+        return "clinic_not_contracted"
+    if person is None or (person.status != 1 and (person.status_date is None or d.date > person.status_date)):
+        return "not_resident"
+    if not d.screening_only and d.schedule_invalid:
+        return "schedule_invalid"
+    return ""
 
 
 def build_claims(ctx: AccessContext, claim_month: str) -> BuildSummary:
@@ -234,32 +231,61 @@ def build_claims(ctx: AccessContext, claim_month: str) -> BuildSummary:
     with door(ctx, Operation.BATCH, resource=RESOURCE_CLAIM) as rec:
         m = _m()
         now = timezone.now()
+        # The dose records and the register are read through their apps' selectors (one logged BATCH
+        # read each); the clinic master has no personal data.
+        month_doses = doses.claim_month_doses(ctx, month)
+        residence = {f.atena_no: f for f in bulk_facts(ctx, {d.atena_no for d in month_doses})}
+        clinic_of = {c.code: c for c in doses.clinics()}
+        src = [(d.dose_id, d.atena_no, d.vaccine, d.date if _pg() else d.date.isoformat(), d.dose_number,
+                d.clinic_code, d.screening_only, d.fiscal_year, d.repeated,
+                _first_reason(d, clinic_of.get(d.clinic_code), residence.get(d.atena_no))) for d in month_doses]
         with connection.cursor() as cur:
             if _pg():
                 cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"fees.claims.{m}.{month}"])
             ClaimLine.objects.filter(claim__municipality=m, claim__claim_month=month,
                                      claim__state=ClaimState.DRAFT).delete()
+            tail = " ON COMMIT DROP" if _pg() else ""
+            cur.execute(f"DROP TABLE IF EXISTS {SOURCE}")
+            cur.execute(f"CREATE TEMPORARY TABLE {SOURCE} (dose_id bigint, atena_no text, vaccine text, dose_date date,"
+                        f" dose_number smallint, clinic_code text, screening_only boolean, fiscal_year smallint,"
+                        f" repeated boolean, reason text){tail}")
+            cols = ", ".join(_SOURCE_COLS)
+            if _pg():
+                raw: Any = cur.cursor
+                with raw.copy(f"COPY {SOURCE} ({cols}) FROM STDIN") as cp:
+                    for r in src:
+                        cp.write_row(r)
+            else:
+                cur.executemany(f"INSERT INTO {SOURCE} ({cols}) VALUES ({', '.join(['%s'] * len(_SOURCE_COLS))})",
+                                src)
             cur.execute(f"DROP TABLE IF EXISTS {STAGE}")
             cur.execute(f"CREATE TEMPORARY TABLE {STAGE} (dose_id bigint, atena_no text, vaccine text, dose_date date,"
                         f" dose_number smallint, clinic_code text, screening_only boolean, reason text,"
-                        f" amount_yen integer){' ON COMMIT DROP' if _pg() else ''}")
+                        f" amount_yen integer){tail}")
+            # Doses already in an approved or paid claim stay there (drafts were just emptied).
             cur.execute(f"""
                 INSERT INTO {STAGE} (dose_id, atena_no, vaccine, dose_date, dose_number, clinic_code, screening_only,
                                      reason, amount_yen)
-                SELECT x.id, x.atena_no, x.vaccine, x.date, x.dose_number, x.clinic_code, x.screening_only, x.reason,
-                       CASE WHEN x.reason = '' THEN x.price END
+                SELECT x.dose_id, x.atena_no, x.vaccine, x.dose_date, x.dose_number, x.clinic_code, x.screening_only,
+                       x.reason, CASE WHEN x.reason = '' THEN x.price END
                 FROM (
-                  SELECT d.id, d.atena_no, d.vaccine, d.date, d.dose_number, d.clinic_code, d.screening_only,
+                  SELECT d.dose_id, d.atena_no, d.vaccine, d.dose_date, d.dose_number, d.clinic_code, d.screening_only,
                          CASE WHEN d.screening_only THEN u.screening_yen ELSE u.amount_yen END AS price,
-                         {_reason_sql()} AS reason
-                  FROM imm_dose d
-                  LEFT JOIN imm_clinic k ON k.municipality = d.municipality AND k.code = d.clinic_code
-                  LEFT JOIN people_person p ON p.municipality = d.municipality AND p.atena_no = d.atena_no
-                  LEFT JOIN fees_unit_price u ON u.municipality = d.municipality AND u.fiscal_year = d.fiscal_year
+                         CASE
+                           WHEN d.reason <> '' THEN d.reason
+                           WHEN EXISTS (SELECT 1 FROM fees_claim_line l WHERE l.included = TRUE
+                                        AND l.atena_no = d.atena_no AND l.vaccine = d.vaccine
+                                        AND l.screening_only = d.screening_only
+                                        AND (l.dose_date = d.dose_date OR l.dose_number = d.dose_number))
+                             THEN 'already_paid'
+                           WHEN d.repeated THEN 'duplicate'
+                           WHEN u.id IS NULL OR (d.screening_only AND u.screening_yen IS NULL) THEN 'no_unit_price'
+                           ELSE '' END AS reason
+                  FROM {SOURCE} d
+                  LEFT JOIN fees_unit_price u ON u.municipality = %s AND u.fiscal_year = d.fiscal_year
                        AND u.vaccine = d.vaccine
-                  WHERE d.municipality = %s AND d.claim_month = %s AND d.state = 'active'
-                    AND NOT EXISTS (SELECT 1 FROM fees_claim_line l0 WHERE l0.dose_id = d.id)
-                ) x""", [m, month])
+                  WHERE NOT EXISTS (SELECT 1 FROM fees_claim_line l0 WHERE l0.dose_id = d.dose_id)
+                ) x""", [m])
             cur.execute(f"SELECT DISTINCT clinic_code FROM {STAGE} ORDER BY clinic_code")
             clinics = [str(r[0]) for r in cur.fetchall()]
             for code in clinics:
@@ -280,6 +306,7 @@ def build_claims(ctx: AccessContext, claim_month: str) -> BuildSummary:
                      AND c.clinic_code = s.clinic_code AND c.state = 'draft'""", [m, month])
             if not _pg():
                 cur.execute(f"DROP TABLE IF EXISTS {STAGE}")
+                cur.execute(f"DROP TABLE IF EXISTS {SOURCE}")
         drafts = ClinicClaim.objects.filter(municipality=m, claim_month=month, state=ClaimState.DRAFT)
         totals = {cid: (n_in, n_out, int(total or 0)) for cid, n_in, n_out, total in
                   drafts.annotate(n_in=Count("lines", filter=Q(lines__included=True)),
@@ -301,7 +328,7 @@ def build_claims(ctx: AccessContext, claim_month: str) -> BuildSummary:
         for reason, n in (ClaimLine.objects.filter(claim__municipality=m, claim__claim_month=month, included=False)
                           .values_list("reason").annotate(n=Count("id"))):
             s.reasons[reason] = n
-        s.unknown_clinics = sorted({c for c in clinics if doses.clinic(c) is None})
+        s.unknown_clinics = sorted({c for c in clinics if c not in clinic_of})
         rec.detail = (f"clinic claims {month}: claims={s.claims} included={s.included} excluded={s.excluded} "
                       f"total={s.total_yen}")
     return s

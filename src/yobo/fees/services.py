@@ -179,7 +179,7 @@ def import_status(ctx: AccessContext, path: str | Path, *, encoding: str = "auto
                 municipality=_m(), status="applied", file_name=p.name[:255], file_sha256=sha, encoding=sf.encoding,
                 operator_id=ctx.staff_id, terminal=ctx.terminal[:64], started_at=started, rows_read=s.rows_read)
             s.batch_id = batch.pk
-            unknown = _apply_status(sf, batch, s)
+            unknown = _apply_status(ctx, sf, batch, s)
             if unknown:
                 s.problems += [Problem(p.name, row, statusfile.ATENA,
                                        f"宛名番号 {a} は台帳に登録されていません。 / unknown 宛名番号 {a}.")
@@ -202,23 +202,30 @@ class _Rollback(Exception):  # internal signal: undo the batch, then refuse the 
     pass
 
 
-def _apply_status(sf: statusfile.StatusFile, batch: StatusImport, s: StatusSummary) -> list[tuple[int, str]]:
-    """Stage the rows, check them against the registry and upsert in SQL. Returns unknown persons."""
+def _apply_status(ctx: AccessContext, sf: statusfile.StatusFile, batch: StatusImport,
+                  s: StatusSummary) -> list[tuple[int, str]]:
+    """Check the rows' persons against the register, then stage the rows and upsert in SQL. Returns
+    the (row, 宛名番号) the register does not know; then nothing is written."""
+    # The register is read through its selector (one logged read of the file's persons).
+    known = {f.atena_no for f in people.bulk_facts(ctx, {r.atena_no for r in sf.rows})}
+    unknown = [(r.row, r.atena_no) for r in sf.rows if r.atena_no not in known]
+    if unknown:
+        return sorted(unknown)
     m = _m()
-    cols = ("atena_no", "kind", "key", "tax_year", "tax_status", "valid_from", "valid_until", "src_row")
+    cols = ("atena_no", "kind", "key", "tax_year", "tax_status", "valid_from", "valid_until")
     pg = _pg()
 
     def d(x: date | None) -> Any:
         return x if pg or x is None else x.isoformat()
 
     rows = [(r.atena_no, int(r.kind), r.key, r.tax_year, int(r.tax_status) if r.tax_status else None,
-             d(r.valid_from), d(r.valid_until), r.row) for r in sf.rows]
+             d(r.valid_from), d(r.valid_until)) for r in sf.rows]
     now = timezone.now()
     with connection.cursor() as cur:
         cur.execute(f"DROP TABLE IF EXISTS {STAGE}")
         tail = " ON COMMIT DROP" if pg else ""
         cur.execute(f"CREATE TEMPORARY TABLE {STAGE} (atena_no text, kind smallint, key text, tax_year smallint,"
-                    f" tax_status smallint, valid_from date, valid_until date, src_row integer){tail}")
+                    f" tax_status smallint, valid_from date, valid_until date){tail}")
         if pg:
             raw: Any = cur.cursor
             with raw.copy(f"COPY {STAGE} ({', '.join(cols)}) FROM STDIN") as cp:
@@ -227,12 +234,6 @@ def _apply_status(sf: statusfile.StatusFile, batch: StatusImport, s: StatusSumma
         else:
             cur.executemany(f"INSERT INTO {STAGE} ({', '.join(cols)}) VALUES ({', '.join(['%s'] * len(cols))})", rows)
         cur.execute(f"CREATE INDEX {STAGE}_k ON {STAGE} (atena_no, kind, key)")
-        # Persons the registry does not know (read of the register's keys only, inside this door).
-        cur.execute(f"SELECT s.src_row, s.atena_no FROM {STAGE} s WHERE NOT EXISTS (SELECT 1 FROM people_person p "
-                    f"WHERE p.municipality = %s AND p.atena_no = s.atena_no) ORDER BY s.src_row", [m])
-        unknown = [(int(r), str(a)) for r, a in cur.fetchall()]
-        if unknown:
-            return unknown
         ne = "IS DISTINCT FROM" if pg else "IS NOT"
         differs = " OR ".join(f"t.{c} {ne} s.{c}" for c in ("tax_year", "tax_status", "valid_from", "valid_until"))
         join = "t.municipality = %s AND t.atena_no = s.atena_no AND t.kind = s.kind AND t.key = s.key"

@@ -49,6 +49,11 @@ def test_import_upserts_and_is_idempotent(city: Any, f01: Any, tmp_path: Path) -
     f = _status(tmp_path, "1000000001,1,2026,2,,\n1000000002,住民税,R8,非課税,,\n1000000004,2,,,2025-04-01,\n")
     s = services.import_status(f01, f)
     assert (s.inserted, s.updated, s.unchanged) == (3, 0, 0)
+    # The file's persons were checked through the register's selector, logged under F01.
+    from yobo.audit.models import AccessLogEntry
+
+    reg = AccessLogEntry.objects.filter(resource="people.person", purpose="F01").order_by("-seq").first()
+    assert reg is not None and "asked=3 found=3" in reg.detail
     s = services.import_status(f01, f)
     assert (s.inserted, s.updated, s.unchanged) == (0, 0, 3)
     f2 = _status(tmp_path, "1000000001,1,2026,1,,\n1000000004,2,,,2025-04-01,2026-03-31\n", "cp.csv")

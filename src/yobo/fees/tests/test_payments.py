@@ -92,6 +92,13 @@ def test_a_month_end_to_end(staff: Any, tmp_path: Path) -> None:
     expected_total = sum(PRICES[d.vaccine] if not d.screening_only else 2_000 for d in month["valid"])
     assert s.total_yen == expected_total and s.included == len(month["valid"])
     assert s.unknown_clinics == ["1499999999"]
+    # The doses and the register were read through their apps' selectors: one BATCH entry each, F02.
+    from yobo.audit.models import AccessLogEntry
+
+    reads = dict(AccessLogEntry.objects.filter(purpose="F02", operation="batch").exclude(resource="fees.clinic_claim")
+                 .values_list("resource", "detail"))
+    assert set(reads) == {"immunizations.dose", "people.person"}
+    assert f"doses={len(lines)}" in reads["immunizations.dose"]
 
     # Re-running the month changes nothing.
     again = payments.build_claims(a, "202610")
