@@ -250,15 +250,18 @@ class PersonFacts(NamedTuple):
         return self.status_date if self.status == ResidentStatus.DECEASED else None
 
 
-_FACTS_IN_LISTS = 20_000  # above this many 宛名番号, one scan of the city beats IN lists
+_FACTS_IN_LISTS = 20_000  # above this many 宛名番号, a staged list or a scan instead of IN lists
 _FACTS_CHUNK = 900  # IN-list size kept under SQLite's default variable limit
+_FACTS_WANTED = "people_facts_wanted"
 
 
 def bulk_facts(ctx: AccessContext, atena_nos: Iterable[str] | None = None) -> list[PersonFacts]:
     """Birth date, sex and residence status of the given persons (any status), or of the whole city
-    when ``atena_nos`` is None, in one set-based read (IN lists in chunks, or one scan of the city
-    when the list is long). One access-log entry: BATCH where the purpose allows batches, else
-    READ (naming the person when there is one)."""
+    when ``atena_nos`` is None, in one set-based read: IN lists in chunks for a short list; for a
+    long one, a join against the list staged in a temporary table, or one streamed scan when the
+    list names half the city or more (memory follows the list, not the city). One
+    access-log entry: BATCH where the purpose allows batches, else READ (naming the person when
+    there is one)."""
     wanted = None if atena_nos is None else sorted({str(a) for a in atena_nos})
     op = Operation.BATCH if check(ctx, Operation.BATCH) is None else Operation.READ
     target = wanted[0] if wanted is not None and len(wanted) == 1 else ""
@@ -268,23 +271,58 @@ def bulk_facts(ctx: AccessContext, atena_nos: Iterable[str] | None = None) -> li
     return rows
 
 
+def _city_size(cur: Any, table: str) -> int:
+    cur.execute(f"SELECT count(*) FROM {table} WHERE municipality = %s", [_m()])
+    return int(cur.fetchone()[0])
+
+
+def _facts_joined(cur: Any, wanted: list[str], cols: str, table: str) -> list[tuple[Any, ...]]:
+    """The wanted 宛名番号 staged in a temporary table and joined to the register: time and memory
+    follow the list, not the city. Runs inside the door's transaction (PostgreSQL drops the table at
+    commit; SQLite here)."""
+    pg = connection.vendor == "postgresql"
+    cur.execute(f"DROP TABLE IF EXISTS {_FACTS_WANTED}")
+    cur.execute(f"CREATE TEMPORARY TABLE {_FACTS_WANTED} (atena_no text PRIMARY KEY)"
+                + (" ON COMMIT DROP" if pg else ""))
+    if pg:
+        with cur.cursor.copy(f"COPY {_FACTS_WANTED} (atena_no) FROM STDIN") as cp:
+            for a in wanted:
+                cp.write_row((a,))
+    else:
+        cur.executemany(f"INSERT INTO {_FACTS_WANTED} (atena_no) VALUES (%s)", [(a,) for a in wanted])
+    # CROSS JOIN: SQLite then walks the list and probes the person key (without statistics on the
+    # temporary table it would walk the whole city instead); PostgreSQL plans it freely.
+    cur.execute(f"SELECT {cols} FROM {_FACTS_WANTED} w CROSS JOIN {table} p WHERE p.municipality = %s "
+                f"AND p.atena_no = w.atena_no", [_m()])
+    raw: list[tuple[Any, ...]] = cur.fetchall()
+    if not pg:
+        cur.execute(f"DROP TABLE {_FACTS_WANTED}")
+    return raw
+
+
 def _facts(wanted: list[str] | None) -> list[PersonFacts]:
     # Raw SQL: a city is hundreds of thousands of rows, and the ORM's per-value converters cost
     # more than the query (SQLite returns dates as ISO text, PostgreSQL as dates).
     table = Person._meta.db_table
-    sql = f"SELECT atena_no, id, birth_date, sex, status, status_date FROM {table} WHERE municipality = %s"
+    cols = "p.atena_no, p.id, p.birth_date, p.sex, p.status, p.status_date"
+    sql = f"SELECT {cols} FROM {table} p WHERE p.municipality = %s"
     raw: list[tuple[Any, ...]] = []
     with connection.cursor() as cur:
-        if wanted is None or len(wanted) > _FACTS_IN_LISTS:
+        if wanted is None:
             cur.execute(sql, [_m()])
             raw = cur.fetchall()
-            if wanted is not None:
-                keep = set(wanted)
-                raw = [r for r in raw if r[0] in keep]
+        elif len(wanted) > _FACTS_IN_LISTS and 2 * len(wanted) >= _city_size(cur, table):
+            # Most of the city: one scan, keeping only the wanted rows as they stream.
+            keep = set(wanted)
+            cur.execute(sql, [_m()])
+            while part := cur.fetchmany(20_000):
+                raw.extend(r for r in part if r[0] in keep)
+        elif len(wanted) > _FACTS_IN_LISTS:
+            raw = _facts_joined(cur, wanted, cols, table)
         else:
             for k in range(0, len(wanted), _FACTS_CHUNK):
                 part = wanted[k:k + _FACTS_CHUNK]
-                cur.execute(f"{sql} AND atena_no IN ({', '.join(['%s'] * len(part))})", [_m(), *part])
+                cur.execute(f"{sql} AND p.atena_no IN ({', '.join(['%s'] * len(part))})", [_m(), *part])
                 raw.extend(cur.fetchall())
     if raw and isinstance(raw[0][2], str):
         iso = date.fromisoformat

@@ -28,10 +28,25 @@ def test_facts_of_given_persons_and_of_the_city(city: Any, v02: Any) -> None:
     assert all(isinstance(f.birth_date, date) for f in every)
 
 
-def test_long_lists_read_the_city_once_and_filter(city: Any, v02: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("city_size, way", [(10**6, "_facts_joined"), (0, "scan")])
+def test_long_lists_are_joined_or_scanned(city: Any, v02: Any, monkeypatch: pytest.MonkeyPatch, city_size: int,
+                                          way: str) -> None:
+    """A long list is staged and joined when it names a small part of the city, else the city is
+    scanned once; both give the same facts."""
     monkeypatch.setattr(selectors, "_FACTS_IN_LISTS", 2)
+    monkeypatch.setattr(selectors, "_city_size", lambda cur, table: city_size)
+    joined = selectors._facts_joined
+    calls: list[int] = []
+    monkeypatch.setattr(selectors, "_facts_joined", lambda *a: calls.append(1) or joined(*a))
     got = selectors.bulk_facts(v02, ["1000000001", "1000000002", "1000000006", "nobody"])
     assert sorted(f.atena_no for f in got) == ["1000000001", "1000000002", "1000000006"]
+    assert all(isinstance(f.birth_date, date) for f in got)
+    # A second long read in the same transaction stages its own list.
+    again = selectors.bulk_facts(v02, ["1000000003", "1000000004", "nobody"])
+    assert sorted(f.atena_no for f in again) == ["1000000003", "1000000004"]
+    with override_settings(MUNICIPALITY_CODE="999999"):
+        assert selectors.bulk_facts(v02, ["1000000001", "1000000002", "1000000003"]) == []
+    assert bool(calls) is (way == "_facts_joined")
 
 
 def test_one_log_entry_batch_or_read(city: Any, v02: Any, make_ctx: Any) -> None:
