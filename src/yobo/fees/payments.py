@@ -217,7 +217,7 @@ def _first_reason(d: doses.ClaimDose, clinic: doses.ClinicView | None, person: P
         return "clinic_unknown"
     if not clinic.contracted_on(d.date):
         return "clinic_not_contracted"
-    if person is None or (person.status != 1 and (person.status_date is None or d.date > person.status_date)):
+    if person is None or not person.resident_on(d.date):
         return "not_resident"
     if not d.screening_only and d.schedule_invalid:
         return "schedule_invalid"

@@ -249,6 +249,11 @@ class PersonFacts(NamedTuple):
     def death_date(self) -> date | None:
         return self.status_date if self.status == ResidentStatus.DECEASED else None
 
+    def resident_on(self, day: date) -> bool:
+        """Whether the person lived here on ``day`` as far as the register knows: a resident now, or
+        moved out / died / removed on or after it (a move-in date is not kept)."""
+        return self.status == ResidentStatus.RESIDENT or (self.status_date is not None and day <= self.status_date)
+
 
 _FACTS_IN_LISTS = 20_000  # above this many 宛名番号, a staged list or a scan instead of IN lists
 _FACTS_CHUNK = 900  # IN-list size kept under SQLite's default variable limit

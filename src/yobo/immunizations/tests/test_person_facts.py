@@ -23,6 +23,10 @@ def test_facts_of_given_persons_and_of_the_city(city: Any, v02: Any) -> None:
     assert (dead.birth_date, dead.sex, dead.status, dead.death_date) == (date(1950, 1, 2), 1, 3, date(2025, 1, 20))
     assert (moved.status, moved.status_date, moved.death_date) == (2, date(2025, 3, 1), None)
     assert dead.person_id == city["dead"].pk
+    # Lived here up to the day of death / moving out, not after it; a resident on any day.
+    assert dead.resident_on(date(2025, 1, 20)) and not dead.resident_on(date(2025, 1, 21))
+    assert moved.resident_on(date(2025, 3, 1)) and not moved.resident_on(date(2025, 3, 2))
+    assert by_all_resident(selectors.bulk_facts(v02, ["1000000001"]))
     every = selectors.bulk_facts(v02)
     assert {f.atena_no for f in every} == {p.atena_no for p in city.values()}
     assert all(isinstance(f.birth_date, date) for f in every)
@@ -59,6 +63,10 @@ def test_one_log_entry_batch_or_read(city: Any, v02: Any, make_ctx: Any) -> None
     selectors.bulk_facts(v01, ["1000000001"])
     [e] = list(AccessLogEntry.objects.all()[n + 1:])
     assert (e.operation, e.target) == ("read", "1000000001")
+
+
+def by_all_resident(facts: list[Any]) -> bool:
+    return bool(facts) and all(f.resident_on(date(1900, 1, 1)) and f.resident_on(date(2100, 1, 1)) for f in facts)
 
 
 @override_settings(MUNICIPALITY_CODE="999999")
