@@ -236,21 +236,22 @@ def build_claims(ctx: AccessContext, claim_month: str) -> BuildSummary:
         month_doses = doses.claim_month_doses(ctx, month)
         residence = {f.atena_no: f for f in bulk_facts(ctx, {d.atena_no for d in month_doses})}
         clinic_of = {c.code: c for c in doses.clinics()}
-        src = [(d.dose_id, d.atena_no, d.vaccine, d.date if _pg() else d.date.isoformat(), d.dose_number,
+        pg = _pg()
+        src = [(d.dose_id, d.atena_no, d.vaccine, d.date if pg else d.date.isoformat(), d.dose_number,
                 d.clinic_code, d.screening_only, d.fiscal_year, d.repeated,
                 _first_reason(d, clinic_of.get(d.clinic_code), residence.get(d.atena_no))) for d in month_doses]
         with connection.cursor() as cur:
-            if _pg():
+            if pg:
                 cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"fees.claims.{m}.{month}"])
             ClaimLine.objects.filter(claim__municipality=m, claim__claim_month=month,
                                      claim__state=ClaimState.DRAFT).delete()
-            tail = " ON COMMIT DROP" if _pg() else ""
+            tail = " ON COMMIT DROP" if pg else ""
             cur.execute(f"DROP TABLE IF EXISTS {SOURCE}")
             cur.execute(f"CREATE TEMPORARY TABLE {SOURCE} (dose_id bigint, atena_no text, vaccine text, dose_date date,"
                         f" dose_number smallint, clinic_code text, screening_only boolean, fiscal_year smallint,"
                         f" repeated boolean, reason text){tail}")
             cols = ", ".join(_SOURCE_COLS)
-            if _pg():
+            if pg:
                 raw: Any = cur.cursor
                 with raw.copy(f"COPY {SOURCE} ({cols}) FROM STDIN") as cp:
                     for r in src:
@@ -304,7 +305,7 @@ def build_claims(ctx: AccessContext, claim_month: str) -> BuildSummary:
                        s.reason = '', s.reason, s.amount_yen
                 FROM {STAGE} s JOIN fees_clinic_claim c ON c.municipality = %s AND c.claim_month = %s
                      AND c.clinic_code = s.clinic_code AND c.state = 'draft'""", [m, month])
-            if not _pg():
+            if not pg:
                 cur.execute(f"DROP TABLE IF EXISTS {STAGE}")
                 cur.execute(f"DROP TABLE IF EXISTS {SOURCE}")
         drafts = ClinicClaim.objects.filter(municipality=m, claim_month=month, state=ClaimState.DRAFT)
