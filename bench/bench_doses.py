@@ -10,7 +10,11 @@ process:
 - ``batch``: ``services.record_batch`` on those inputs into the empty ledger — bulk reads of the
   persons and masters, every validation rule, one schedule-engine evaluation of the batch's persons
   with their histories, COPY / executemany of the records, one access-log entry;
-- ``rerun``: the same inputs again (everything ``unchanged``).
+- ``rerun``: the same inputs again (everything ``unchanged``);
+- ``ledger_tenth``: the active doses of a tenth of the file's persons, read each of the three ways
+  a batch can: IN lists (``in_lists_s``, lists up to 20,000 persons), staged in a temporary table
+  and joined (``joined_s``, longer lists), one streamed scan of the city's doses (``scan_s``, a
+  list of half the persons with doses or more; before, every list above 20,000).
 
 Target: read + batch at least 30% of the baseline's rows per second. Persons are inserted directly
 (setup, not measured: the resident import has its own benchmark). PostgreSQL database:
@@ -127,6 +131,18 @@ def _child(url: str, residents: Path, doses: Path, size: int) -> dict[str, Any]:
         out[f"{phase}_rss_mb"] = rss_mb()
         if phase == "batch":
             out["problems_by_code"] = r.codes
+    from django.db import transaction
+
+    tenth = sorted({i.atena_no for i in inputs})[::10]
+    in_lists = store._IN_LISTS
+    for way, limit, whole in (("in_lists", 10**9, False), ("joined", 0, False), ("scan", 0, True)):
+        store._IN_LISTS = limit  # force the way: the batch itself picks by the list's length
+        t0 = time.perf_counter()
+        with transaction.atomic():
+            ledger = store.load_ledger(tenth, whole_city=whole)
+        out[f"ledger_tenth_{way}_s"] = round(time.perf_counter() - t0, 2)
+        out["ledger_tenth"] = {"persons": len(tenth), "doses": len(ledger.keys)}
+    store._IN_LISTS = in_lists
     total = out["read_s"] + out["batch_s"]
     out["import_rows_per_s"] = round(size / total)
     out["import_vs_baseline"] = round(out["import_rows_per_s"] / out["baseline_rows_per_s"], 3)

@@ -9,6 +9,8 @@ databases, so a rolled-back load gets its indexes back (decision 051).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 
@@ -57,3 +59,33 @@ def rebuild(cur: Any, ddl: list[str]) -> None:
     """Run what ``drop_indexes`` returned."""
     for statement in ddl:
         cur.execute(statement)
+
+
+@contextmanager
+def staged_keys(cur: Any, vendor: str, table: str, keys: Iterable[str]) -> Iterator[str]:
+    """Stage ``keys`` in a temporary one-column table ``table`` (``k text PRIMARY KEY``) for the
+    duration of the block and yield its name, so that a long list (a batch's 宛名番号, say) is
+    joined to a large table instead of spelled out in IN lists or compared after reading the
+    whole table: time and memory then follow the list, not the table. COPY on PostgreSQL,
+    ``executemany`` on SQLite. Join it with ``CROSS JOIN`` placed first: SQLite then walks the
+    list and probes the other table's index (it has no statistics on a fresh temporary table
+    and would otherwise walk the whole table); PostgreSQL plans the join freely.
+
+    ``cur`` is a Django cursor (the PostgreSQL COPY uses the psycopg cursor under it). Must run
+    inside a transaction: the table is dropped when the block ends; if the block raises, the
+    transaction's rollback takes the table with it (DDL is transactional on both databases), and
+    no statement is sent to a transaction that has already failed."""
+    pg = vendor == "postgresql"
+    cur.execute(f"DROP TABLE IF EXISTS {table}")
+    cur.execute(f"CREATE TEMPORARY TABLE {table} (k text PRIMARY KEY)" + (" ON COMMIT DROP" if pg else ""))
+    if pg:
+        with getattr(cur, "cursor", cur).copy(f"COPY {table} (k) FROM STDIN") as cp:
+            for k in keys:
+                cp.write_row((k,))
+        # Its true size, so the planner probes the other table's index for a short list rather
+        # than hashing the whole table (a fresh temporary table has no statistics).
+        cur.execute(f"ANALYZE {table}")
+    else:
+        cur.executemany(f"INSERT INTO {table} (k) VALUES (%s)", [(k,) for k in keys])
+    yield table
+    cur.execute(f"DROP TABLE {table}")

@@ -15,13 +15,15 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 
+from yobo.core import bulkload
 from yobo.core.context import AccessContext
 
 from .models import Clinic, Dose, DoseState, Lot, Product
 from .validation import Ledger, Masters, Persons, ProductInfo, fingerprint
 
 _CHUNK = 900  # IN-list size kept under SQLite's default variable limit
-_WHOLE_CITY = 20_000  # above this many distinct persons, one scan of the city beats IN lists
+_ANALYZE_AFTER = 50_000  # doses inserted by one batch above which PostgreSQL statistics are refreshed
+_IN_LISTS = 20_000  # above this many distinct persons, a staged join (or one scan) beats IN lists
 
 
 def municipality() -> str:
@@ -30,6 +32,14 @@ def municipality() -> str:
 
 def pg() -> bool:
     return connection.vendor == "postgresql"
+
+
+def _persons_with_doses(cur: Any) -> int:
+    """How many persons have an active dose: with the partial unique index on (municipality,
+    宛名番号, vaccine, date) this is an index-only count, no table read."""
+    cur.execute(f"SELECT count(DISTINCT atena_no) FROM {Dose._meta.db_table} WHERE municipality = %s AND state = %s",
+                [municipality(), DoseState.ACTIVE.value])
+    return int(cur.fetchone()[0])
 
 
 def _chunks(items: Sequence[str], size: int = _CHUNK) -> Iterator[Sequence[str]]:
@@ -47,28 +57,39 @@ def load_persons(ctx: AccessContext, atenas: Iterable[str]) -> Persons:
 
 def load_ledger(atenas: Iterable[str], *, whole_city: bool | None = None) -> Ledger:
     """Active doses of the persons: keys for duplicates, and the doses given as the engine's history
-    arrays, from one query (joined to the products for their schedule product)."""
+    arrays, from one query (joined to the products for their schedule product).
+
+    A short list goes in IN lists; a long one is staged in a temporary table and joined (time and
+    memory follow the list, not the city's doses); ``whole_city`` (or a list naming at least half
+    of the persons with doses) reads the city's doses once, streamed, keeping the wanted ones."""
     wanted = sorted(set(atenas))
     m = municipality()
     d, p = Dose._meta.db_table, Product._meta.db_table
     # Raw SQL: on a re-run this is a million rows, and the ORM's per-value converters cost more
     # than the query.
-    sql = (
-        f"SELECT d.atena_no, d.vaccine, d.date, d.clinic_code, d.product_code, d.lot_number, d.screening_only, "
-        f"p.schedule_product FROM {d} d LEFT JOIN {p} p ON p.municipality = d.municipality AND p.code = d.product_code "
-        f"WHERE d.municipality = %s AND d.state = %s"
-    )
-    big = whole_city if whole_city is not None else len(wanted) > _WHOLE_CITY
+    cols = ("d.atena_no, d.vaccine, d.date, d.clinic_code, d.product_code, d.lot_number, d.screening_only, "
+            "p.schedule_product")
+    joined = f"LEFT JOIN {p} p ON p.municipality = d.municipality AND p.code = d.product_code"
+    sql = f"SELECT {cols} FROM {d} d {joined} WHERE d.municipality = %s AND d.state = %s"
+    active = [m, DoseState.ACTIVE.value]
     raw: list[tuple[Any, ...]] = []
     with connection.cursor() as cur:
-        if big:
-            cur.execute(sql, [m, DoseState.ACTIVE.value])
+        long = len(wanted) > _IN_LISTS
+        if whole_city is None and long:
+            whole_city = 2 * len(wanted) >= _persons_with_doses(cur)
+        if whole_city:
             keep = set(wanted)
-            raw = [r for r in cur.fetchall() if r[0] in keep]
+            cur.execute(sql, active)
+            while part := cur.fetchmany(20_000):
+                raw.extend(r for r in part if r[0] in keep)
+        elif long:
+            with bulkload.staged_keys(cur, connection.vendor, "imm_ledger_wanted", wanted) as w:
+                cur.execute(f"SELECT {cols} FROM {w} w CROSS JOIN {d} d {joined} WHERE d.municipality = %s "
+                            f"AND d.atena_no = w.k AND d.state = %s", active)
+                raw = cur.fetchall()
         else:
             for part in _chunks(wanted):
-                cur.execute(f"{sql} AND d.atena_no IN ({', '.join(['%s'] * len(part))})",
-                            [m, DoseState.ACTIVE.value, *part])
+                cur.execute(f"{sql} AND d.atena_no IN ({', '.join(['%s'] * len(part))})", [*active, *part])
                 raw.extend(cur.fetchall())
     ledger = Ledger()
     if not raw:
@@ -125,6 +146,11 @@ def insert_doses(rows: Iterable[tuple[Any, ...]]) -> int:
                 for r in rows:
                     cp.write_row(r)
                     n += 1
+            if n > _ANALYZE_AFTER:
+                # Fresh statistics after a large load, so the next batch's reads get index plans at
+                # once (autovacuum would do it later; until then the planner takes the table for
+                # empty and walks all of it). ANALYZE is transactional on PostgreSQL.
+                cur.execute(f"ANALYZE {Dose._meta.db_table}")
             return n
         # The driver's own executemany over the stream (dates and decimals through the adapters
         # Django registers for sqlite3).

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import connection
 
 from yobo.audit.door import door
+from yobo.core import bulkload
 from yobo.core.context import AccessContext, check
 from yobo.core.errors import InputRejected
 from yobo.core.purposes import Operation
@@ -283,25 +284,11 @@ def _city_size(cur: Any, table: str) -> int:
 
 def _facts_joined(cur: Any, wanted: list[str], cols: str, table: str) -> list[tuple[Any, ...]]:
     """The wanted 宛名番号 staged in a temporary table and joined to the register: time and memory
-    follow the list, not the city. Runs inside the door's transaction (PostgreSQL drops the table at
-    commit; SQLite here)."""
-    pg = connection.vendor == "postgresql"
-    cur.execute(f"DROP TABLE IF EXISTS {_FACTS_WANTED}")
-    cur.execute(f"CREATE TEMPORARY TABLE {_FACTS_WANTED} (atena_no text PRIMARY KEY)"
-                + (" ON COMMIT DROP" if pg else ""))
-    if pg:
-        with cur.cursor.copy(f"COPY {_FACTS_WANTED} (atena_no) FROM STDIN") as cp:
-            for a in wanted:
-                cp.write_row((a,))
-    else:
-        cur.executemany(f"INSERT INTO {_FACTS_WANTED} (atena_no) VALUES (%s)", [(a,) for a in wanted])
-    # CROSS JOIN: SQLite then walks the list and probes the person key (without statistics on the
-    # temporary table it would walk the whole city instead); PostgreSQL plans it freely.
-    cur.execute(f"SELECT {cols} FROM {_FACTS_WANTED} w CROSS JOIN {table} p WHERE p.municipality = %s "
-                f"AND p.atena_no = w.atena_no", [_m()])
-    raw: list[tuple[Any, ...]] = cur.fetchall()
-    if not pg:
-        cur.execute(f"DROP TABLE {_FACTS_WANTED}")
+    follow the list, not the city (inside the door's transaction)."""
+    with bulkload.staged_keys(cur, connection.vendor, _FACTS_WANTED, wanted) as w:
+        cur.execute(f"SELECT {cols} FROM {w} w CROSS JOIN {table} p WHERE p.municipality = %s "
+                    f"AND p.atena_no = w.k", [_m()])
+        raw: list[tuple[Any, ...]] = cur.fetchall()
     return raw
 
 

@@ -160,3 +160,35 @@ def test_demo_doses_load_once(db: Any, v02: Any, tmp_path: Path) -> None:
     assert first is not None and first.inserted > 50 and first.applied
     assert len(selectors.clinics()) == 36 and selectors.products("HPV")
     assert services.ensure_demo_doses(v02, tmp_path) is None
+
+
+@pytest.mark.parametrize("way", ["in_lists", "joined", "scan"])
+def test_ledger_reads_the_same_doses_every_way(city: Any, masters: Any, v01: Any, v02: Any,
+                                               monkeypatch: pytest.MonkeyPatch, way: str) -> None:
+    """A batch's ledger (active doses of its persons) is the same whether the persons are asked in IN
+    lists, staged in a temporary table and joined, or found by one scan of the city's doses; another
+    city's doses and superseded ones are never in it."""
+    from django.db import transaction
+    from django.test.utils import override_settings
+
+    from yobo.immunizations import store
+
+    services.record_batch(v02, _file_inputs(), file_name="clinic.csv")
+    voided = services.record_dose(v01, dose(GIRL, "MR1", date(2026, 1, 20)))
+    services.void_dose(v01, voided.dose_id or 0, "別人の予診票")
+    if way != "in_lists":
+        monkeypatch.setattr(store, "_IN_LISTS", 1)
+        monkeypatch.setattr(store, "_persons_with_doses", lambda cur: 10**6 if way == "joined" else 0)
+    staged: list[str] = []
+    real = store.bulkload.staged_keys
+    monkeypatch.setattr(store.bulkload, "staged_keys", lambda *a: staged.append(a[2]) or real(*a))
+    with transaction.atomic():
+        ledger = store.load_ledger([BABY, CHILD, GIRL, "nobody"])
+        again = store.load_ledger([CHILD, BABY])  # a second read in the same transaction
+    assert sorted(ledger.keys) == [(BABY, "HIB", date(2025, 3, 12)), (BABY, "PCV", date(2025, 3, 12)),
+                                   (CHILD, "MR2", date(2025, 6, 1))]
+    assert sorted(ledger.atena) == [BABY, BABY, CHILD] and len(ledger.day) == 3
+    assert sorted(again.keys) == sorted(ledger.keys)
+    assert staged == (["imm_ledger_wanted"] * 2 if way == "joined" else [])
+    with override_settings(MUNICIPALITY_CODE="999999"):
+        assert store.load_ledger([BABY, CHILD, GIRL]).keys == {}
