@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models import F
 
 
 class IntegratedNumberCounter(models.Model):
@@ -63,10 +64,13 @@ class MyNumberLink(models.Model):
         db_table = "mynumber_link"
         constraints = [
             # A constraint rather than ``unique=True``: that would add a second (LIKE-pattern) index
-            # on PostgreSQL, which nothing uses and every registered number must grow.
-            models.UniqueConstraint(fields=["integrated_no"], name="mynumber_link_integrated_uniq"),
-            models.UniqueConstraint(fields=["municipality", "atena_no"], name="mynumber_link_atena_uniq"),
-            models.UniqueConstraint(fields=["municipality", "blind_index"], name="mynumber_link_index_uniq"),
+            # on PostgreSQL, which nothing uses and every registered number must grow. Written with
+            # column expressions (``F``) so that both databases create a plain unique index (SQLite
+            # would otherwise inline the constraints into the table, where a first load cannot drop
+            # them and must grow the random blind-index key row by row; decision 051).
+            models.UniqueConstraint(F("integrated_no"), name="mynumber_link_integrated_uniq"),
+            models.UniqueConstraint(F("municipality"), F("atena_no"), name="mynumber_link_atena_uniq"),
+            models.UniqueConstraint(F("municipality"), F("blind_index"), name="mynumber_link_index_uniq"),
         ]
         indexes = [models.Index(fields=["key_id"], name="mynumber_link_key_id")]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models import F
 
 
 class ResidentStatus(models.IntegerChoices):
@@ -116,7 +117,9 @@ class Person(models.Model):
 
     class Meta:
         db_table = "people_person"
-        constraints = [models.UniqueConstraint(fields=["municipality", "atena_no"], name="people_person_atena_uniq")]
+        # Column expressions (``F``): a plain unique index on both databases, which a first load can
+        # drop and rebuild (SQLite would inline a ``fields=`` constraint into the table; decision 051).
+        constraints = [models.UniqueConstraint(F("municipality"), F("atena_no"), name="people_person_atena_uniq")]
         indexes = [
             models.Index(fields=["municipality", "kana_key"], name="people_person_kana"),
             models.Index(fields=["municipality", "kanji_key"], name="people_person_kanji"),
