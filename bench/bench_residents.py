@@ -186,7 +186,10 @@ def run(size: int | None = None) -> dict[str, Any]:
     full, diff = _make_files(size, work)
     result: dict[str, Any] = {"size": size, "synth_s": round(time.perf_counter() - t0, 1)}
     pg = os.environ.get("YOBO_BENCH_PG", PG_DEFAULT)
+    only = os.environ.get("YOBO_BENCH_ONLY", "")  # "sqlite" or "postgresql": one database only
     for label, url in (("sqlite", "sqlite"), ("postgresql", pg)):
+        if only and only != label:
+            continue
         proc = subprocess.run(
             [sys.executable, "-m", "bench.bench_residents", "--child", url, str(full), str(diff), str(size)],
             capture_output=True, text=True, check=False, cwd=Path(__file__).resolve().parent.parent,
