@@ -28,7 +28,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, BinaryIO, NamedTuple, TextIO
+from typing import Any, BinaryIO, Literal, NamedTuple, TextIO
 
 from yobo.core.errors import InputRejected
 
@@ -611,10 +611,16 @@ def record_hash(rec: ResidentRecord) -> str:
     return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).hexdigest()
 
 
+ChunkForm = Literal["copy", "lines", "tuples"]
+
+
 class StageChunk(NamedTuple):
     """Up to ``size`` valid rows for the importer's staging table, and what was found on the way.
 
-    ``rows``: PostgreSQL COPY text (bytes, one line per row) or tuples for ``executemany``, in the
+    ``rows``, by form: ``copy``, PostgreSQL COPY text (bytes, one line per row); ``tuples``, for
+    ``executemany`` (SQLite, in-process); ``lines``, the cells tab-separated, one line per row, NUL
+    for NULL, unescaped (SQLite, from the worker: one string pickles and unpickles much faster than
+    5,000 tuples, and the worker is the slower side; :func:`unpack_lines`). Columns in the
     staging column order (宛名番号, the 13 register fields, the search keys, row hash, source row);
     ``pairs``: (source row, 宛名番号, My Number) for the vault; ``problems``/``rejected``: found in
     these rows. The last chunk has ``last`` set, the counts of the whole file and its SHA-256.
@@ -639,11 +645,12 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def stage_chunks(path: str | Path, encoding: str, as_of: date, *, copy_text: bool,
+def stage_chunks(path: str | Path, encoding: str, as_of: date, *, form: ChunkForm,
                  size: int = 5000) -> Iterator[StageChunk]:
     """Read the extract (``encoding`` as detected by ``read_extract``) and yield its valid rows in
-    chunks ready for the staging table; duplicates are left to the caller (``check_duplicates``
-    off). Header problems are not repeated (the caller has them from ``read_extract``)."""
+    chunks ready for the staging table, in ``form`` (see :class:`StageChunk`); duplicates are left
+    to the caller (``check_duplicates`` off). Header problems are not repeated (the caller has them
+    from ``read_extract``)."""
     res = ExtractResult(Path(path), encoding, as_of, check_duplicates=False)
     res._read_header()
     problems, rejected = res.problems, res.rejected
@@ -661,7 +668,7 @@ def stage_chunks(path: str | Path, encoding: str, as_of: date, *, copy_text: boo
             r.household_no, r.name_kanji, r.name_kana, birth, sex, r.relationship, r.postal_code, r.address,
             r.address_extra, r.phone, status, cd, r.change_reason,
         )).encode(), digest_size=16).hexdigest()
-        if copy_text:
+        if form != "tuples":
             # Escaped for COPY per chunk (``_chunk``): validation refused tabs, line breaks and every
             # other control character, so a backslash is all there is to escape; NUL stands for NULL.
             add("\t".join((
@@ -676,28 +683,48 @@ def stage_chunks(path: str | Path, encoding: str, as_of: date, *, copy_text: boo
                 r.kana_key, digest, r.row,
             ))
         if len(rows) >= size:
-            yield _chunk(rows, copy_text, pairs, problems, rejected)
+            yield _chunk(rows, form, pairs, problems, rejected)
             rows.clear()
             pairs.clear()
             problems.clear()
             rejected.clear()
-    chunk = _chunk(rows, copy_text, pairs, problems, rejected)
+    chunk = _chunk(rows, form, pairs, problems, rejected)
     yield chunk._replace(last=True, rows_read=res.rows_read, rows_ok=res.rows_ok, sha256=file_sha256(res.path))
 
 
-def _chunk(rows: list[Any], copy_text: bool, pairs: list[tuple[int, str, str]], problems: list[Problem],
+def _chunk(rows: list[Any], form: ChunkForm, pairs: list[tuple[int, str, str]], problems: list[Problem],
            rejected: list[RejectedRow]) -> StageChunk:
-    if copy_text:
+    data: Any
+    if form == "copy":
         text = "\n".join(rows) + "\n" if rows else ""
         if "\\" in text:
             text = text.replace("\\", "\\\\")
-        data: Any = text.replace("\x00", "\\N").encode()
+        data = text.replace("\x00", "\\N").encode()
+    elif form == "lines":
+        data = "\n".join(rows)
     else:
         data = list(rows)
     return StageChunk(data, len(rows), list(pairs), list(problems), list(rejected))
 
 
-def feed(out: BinaryIO, path: str, encoding: str, as_of: date, copy_text: bool, size: int) -> None:
+_NULLABLE = 12  # the one staging cell that may be NULL: 異動日 (status_date)
+
+
+def unpack_lines(text: str) -> list[list[Any]]:
+    """The rows of a ``lines`` chunk, for ``executemany``: each line's cells, the NUL placeholder
+    made None. Numbers and dates stay text; the staging table's column types convert them (SQLite
+    column affinity)."""
+    if not text:
+        return []
+    rows: list[list[Any]] = [line.split("\t") for line in text.split("\n")]
+    k = _NULLABLE
+    for r in rows:
+        if r[k] == "\x00":
+            r[k] = None
+    return rows
+
+
+def feed(out: BinaryIO, path: str, encoding: str, as_of: date, form: ChunkForm, size: int) -> None:
     """Worker entry: write ``stage_chunks`` to ``out`` (a pipe) as a sequence of pickles.
 
     The pipe is the bound on memory: a write blocks until the importer has taken the previous
@@ -705,7 +732,7 @@ def feed(out: BinaryIO, path: str, encoding: str, as_of: date, copy_text: bool, 
     cell value: it is masked like every problem message) and ends the feed.
     """
     try:
-        for chunk in stage_chunks(path, encoding, as_of, copy_text=copy_text, size=size):
+        for chunk in stage_chunks(path, encoding, as_of, form=form, size=size):
             pickle.dump(chunk, out, protocol=pickle.HIGHEST_PROTOCOL)
             out.flush()
     except Exception as exc:
@@ -721,7 +748,7 @@ def _feed_main(argv: list[str]) -> int:
         sys.stderr.write("usage: python -m yobo.people.extract --feed PATH ENCODING AS_OF pg|sqlite SIZE\n")
         return 2
     _, path, encoding, as_of, kind, size = argv
-    feed(sys.stdout.buffer, path, encoding, date.fromisoformat(as_of), kind == "pg", int(size))
+    feed(sys.stdout.buffer, path, encoding, date.fromisoformat(as_of), "copy" if kind == "pg" else "lines", int(size))
     return 0
 
 

@@ -161,13 +161,15 @@ def _drop_stage(cur: Any) -> None:
 def _load_chunk(cur: Any, rows: Any) -> None:
     """One chunk into staging: COPY of the worker's ready text on PostgreSQL (a COPY is not held
     open across chunks, so the vault can query the same connection between them), executemany on
-    SQLite."""
+    SQLite (of the worker's lines, split here, or of tuples read in this process)."""
     if _pg():
         if rows:
             raw: Any = cur.cursor  # psycopg 3
             with raw.copy(f"COPY {STAGE} ({', '.join(_STAGE_COLUMNS)}) FROM STDIN") as copy:
                 copy.write(rows)
     elif rows:
+        if isinstance(rows, str):  # the worker's ``lines`` form
+            rows = extract.unpack_lines(rows)
         marks = ", ".join(["%s"] * len(_STAGE_COLUMNS))
         cur.executemany(f"INSERT INTO {STAGE} ({', '.join(_STAGE_COLUMNS)}) VALUES ({marks})", rows)
 
@@ -297,7 +299,8 @@ def _chunks(res: extract.ExtractResult, worker: bool) -> Iterator[extract.StageC
     reading with the loading here (2 CPUs). Same chunks, same problems, either way."""
     pg = _pg()
     if not worker:
-        yield from extract.stage_chunks(res.path, res.encoding, res.as_of, copy_text=pg, size=_CHUNK)
+        yield from extract.stage_chunks(res.path, res.encoding, res.as_of, form="copy" if pg else "tuples",
+                                        size=_CHUNK)
         return
     # A fresh interpreter (not fork: it must not inherit this process's database connection or
     # threads; not multiprocessing's spawn: that re-runs the caller's main module).

@@ -119,7 +119,7 @@ def test_stage_chunks_sizes_counts_and_problems(tmp_path: Path) -> None:
     rows[10]["カナ氏名"] = "abc"
     f = write(tmp_path / "r.csv", rows)
     res = extract.read_extract(f, as_of=AS_OF)
-    chunks = list(extract.stage_chunks(f, res.encoding, AS_OF, copy_text=False, size=10))
+    chunks = list(extract.stage_chunks(f, res.encoding, AS_OF, form="tuples", size=10))
     assert [c.size for c in chunks] == [10, 10, 4] and [c.last for c in chunks] == [False, False, True]
     assert chunks[-1].rows_read == 25 and chunks[-1].rows_ok == 24 and chunks[-1].sha256 == extract.file_sha256(f)
     assert [(p.row, p.column) for c in chunks for p in c.problems] == [(12, "カナ氏名")]
@@ -128,9 +128,13 @@ def test_stage_chunks_sizes_counts_and_problems(tmp_path: Path) -> None:
     assert [t[-1] for t in staged] == [r for r in range(2, 27) if r != 12]  # source rows, in order
     n_numbers = sum(1 for r in rows if r["個人番号"]) - (1 if rows[10]["個人番号"] else 0)
     assert sum(len(c.pairs) for c in chunks) == n_numbers
-    text = list(extract.stage_chunks(f, res.encoding, AS_OF, copy_text=True, size=10))
+    text = list(extract.stage_chunks(f, res.encoding, AS_OF, form="copy", size=10))
     lines = b"".join(c.rows for c in text).decode().splitlines()
     assert len(lines) == 24 and all(line.count("\t") == len(importer._STAGE_COLUMNS) - 1 for line in lines)
+    # The worker's form for SQLite: the same cells as the tuples, as text, NULL as None.
+    unpacked = [r for c in extract.stage_chunks(f, res.encoding, AS_OF, form="lines", size=10)
+                for r in extract.unpack_lines(c.rows)]
+    assert unpacked == [[None if v is None else str(v) for v in t] for t in staged]
 
 
 def _copy_unescape(s: str) -> str | None:
@@ -157,7 +161,7 @@ def test_chunk_copy_text_reads_back_as_the_cells(rows: list[list[str | None]]) -
     """``_chunk`` escapes a whole chunk at once: a backslash doubled, the NUL placeholder made
     ``\\N``; PostgreSQL's reading of the result gives back every cell (None for NULL)."""
     lines = ["\t".join("\x00" if c is None else c for c in r) for r in rows]
-    data = extract._chunk(lines, True, [], [], []).rows.decode()
+    data = extract._chunk(lines, "copy", [], [], []).rows.decode()
     got = [[_copy_unescape(c) for c in line.split("\t")] for line in data.split("\n")[:-1]]
     assert got == rows
 
@@ -167,11 +171,13 @@ def test_staged_row_hash_is_record_hash(tmp_path: Path) -> None:
     rows[3]["住所"] = rows[3]["住所"] + "\\1"  # a backslash, escaped in COPY text, hashed as given
     f = write(tmp_path / "r.csv", rows)
     recs = list(extract.read_extract(f, as_of=AS_OF))
-    for copy_text in (False, True):
-        chunks = list(extract.stage_chunks(f, "utf-8", AS_OF, copy_text=copy_text, size=7))
-        if copy_text:
+    for form in ("tuples", "copy", "lines"):
+        chunks = list(extract.stage_chunks(f, "utf-8", AS_OF, form=form, size=7))  # type: ignore[arg-type]
+        if form == "copy":
             staged = [[_copy_unescape(c) for c in line.split("\t")]
                       for c in chunks for line in c.rows.decode().split("\n")[:-1]]
+        elif form == "lines":
+            staged = [r for c in chunks for r in extract.unpack_lines(c.rows)]
         else:
             staged = [list(t) for c in chunks for t in c.rows]
         assert [t[-2] for t in staged] == [extract.record_hash(r) for r in recs]
