@@ -82,8 +82,8 @@ def staged_keys(cur: Any, vendor: str, table: str, keys: Iterable[str]) -> Itera
         with getattr(cur, "cursor", cur).copy(f"COPY {table} (k) FROM STDIN") as cp:
             for k in keys:
                 cp.write_row((k,))
-        # Its true size, so the planner probes the other table's index for a short list rather
-        # than hashing the whole table (a fresh temporary table has no statistics).
+        # Its true size for the planner (a fresh temporary table has no statistics): it then picks
+        # index probes or a hash join by the list's real length, not by a guess.
         cur.execute(f"ANALYZE {table}")
     else:
         cur.executemany(f"INSERT INTO {table} (k) VALUES (%s)", [(k,) for k in keys])
