@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Literal
 
 
 def drop_indexes(cur: Any, vendor: str, table: str, *, unique: bool = False) -> list[str]:
@@ -89,3 +89,37 @@ def staged_keys(cur: Any, vendor: str, table: str, keys: Iterable[str]) -> Itera
         cur.executemany(f"INSERT INTO {table} (k) VALUES (%s)", [(k,) for k in keys])
     yield table
     cur.execute(f"DROP TABLE {table}")
+
+
+IN_LIST = 900  # IN-list size kept under SQLite's default variable limit
+Way = Literal["in_lists", "joined", "scan"]
+
+
+def rows_for_keys(cur: Any, vendor: str, *, select: str, source: str, where: str, params: list[Any], key: str,
+                  keys: list[str], way: Way, stage: str) -> list[tuple[Any, ...]]:
+    """The rows of ``SELECT {select} FROM {source} WHERE {where}`` whose ``key`` is among ``keys``,
+    read one of three ways, which the caller picks by the list's length against the table's:
+
+    - ``in_lists``: IN lists of :data:`IN_LIST` (a short list);
+    - ``joined``: the list staged in the temporary table ``stage`` (:func:`staged_keys`) and
+      joined, so time and memory follow the list, not the table (a long list, a small share);
+    - ``scan``: one scan of the table, streamed, keeping the rows whose first column is among
+      the keys (a list naming much of the table; ``select`` must start with ``key``).
+    """
+    raw: list[tuple[Any, ...]] = []
+    if way == "scan":
+        keep = set(keys)
+        cur.execute(f"SELECT {select} FROM {source} WHERE {where}", params)
+        while part := cur.fetchmany(20_000):
+            raw.extend(r for r in part if r[0] in keep)
+    elif way == "joined":
+        with staged_keys(cur, vendor, stage, keys) as w:
+            cur.execute(f"SELECT {select} FROM {w} w CROSS JOIN {source} WHERE {where} AND {key} = w.k", params)
+            raw = cur.fetchall()
+    else:
+        for k in range(0, len(keys), IN_LIST):
+            part = keys[k:k + IN_LIST]
+            cur.execute(f"SELECT {select} FROM {source} WHERE {where} AND {key} IN ({', '.join(['%s'] * len(part))})",
+                        [*params, *part])
+            raw.extend(cur.fetchall())
+    return raw

@@ -8,7 +8,7 @@ rows are written by COPY on PostgreSQL and ``executemany`` on SQLite, in the cal
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
@@ -21,7 +21,6 @@ from yobo.core.context import AccessContext
 from .models import Clinic, Dose, DoseState, Lot, Product
 from .validation import Ledger, Masters, Persons, ProductInfo, fingerprint
 
-_CHUNK = 900  # IN-list size kept under SQLite's default variable limit
 _ANALYZE_AFTER = 50_000  # doses inserted by one batch above which PostgreSQL statistics are refreshed
 _IN_LISTS = 20_000  # above this many distinct persons, a staged join (or one scan) beats IN lists
 
@@ -35,16 +34,11 @@ def pg() -> bool:
 
 
 def _persons_with_doses(cur: Any) -> int:
-    """How many persons have an active dose: with the partial unique index on (municipality,
-    宛名番号, vaccine, date) this is an index-only count, no table read."""
+    """How many persons have an active dose, counted along the partial unique index on
+    (municipality, 宛名番号, vaccine, date) of active doses."""
     cur.execute(f"SELECT count(DISTINCT atena_no) FROM {Dose._meta.db_table} WHERE municipality = %s AND state = %s",
                 [municipality(), DoseState.ACTIVE.value])
     return int(cur.fetchone()[0])
-
-
-def _chunks(items: Sequence[str], size: int = _CHUNK) -> Iterator[Sequence[str]]:
-    for k in range(0, len(items), size):
-        yield items[k : k + size]
 
 
 def load_persons(ctx: AccessContext, atenas: Iterable[str]) -> Persons:
@@ -69,28 +63,16 @@ def load_ledger(atenas: Iterable[str], *, whole_city: bool | None = None) -> Led
     # than the query.
     cols = ("d.atena_no, d.vaccine, d.date, d.clinic_code, d.product_code, d.lot_number, d.screening_only, "
             "p.schedule_product")
-    joined = f"LEFT JOIN {p} p ON p.municipality = d.municipality AND p.code = d.product_code"
-    sql = f"SELECT {cols} FROM {d} d {joined} WHERE d.municipality = %s AND d.state = %s"
-    active = [m, DoseState.ACTIVE.value]
-    raw: list[tuple[Any, ...]] = []
+    source = f"{d} d LEFT JOIN {p} p ON p.municipality = d.municipality AND p.code = d.product_code"
     with connection.cursor() as cur:
         long = len(wanted) > _IN_LISTS
         if whole_city is None and long:
             whole_city = 2 * len(wanted) >= _persons_with_doses(cur)
-        if whole_city:
-            keep = set(wanted)
-            cur.execute(sql, active)
-            while part := cur.fetchmany(20_000):
-                raw.extend(r for r in part if r[0] in keep)
-        elif long:
-            with bulkload.staged_keys(cur, connection.vendor, "imm_ledger_wanted", wanted) as w:
-                cur.execute(f"SELECT {cols} FROM {w} w CROSS JOIN {d} d {joined} WHERE d.municipality = %s "
-                            f"AND d.atena_no = w.k AND d.state = %s", active)
-                raw = cur.fetchall()
-        else:
-            for part in _chunks(wanted):
-                cur.execute(f"{sql} AND d.atena_no IN ({', '.join(['%s'] * len(part))})", [*active, *part])
-                raw.extend(cur.fetchall())
+        raw = bulkload.rows_for_keys(
+            cur, connection.vendor, select=cols, source=source, where="d.municipality = %s AND d.state = %s",
+            params=[m, DoseState.ACTIVE.value], key="d.atena_no", keys=wanted,
+            way="scan" if whole_city else "joined" if long else "in_lists", stage="imm_ledger_wanted",
+        )
     ledger = Ledger()
     if not raw:
         return ledger

@@ -257,7 +257,6 @@ class PersonFacts(NamedTuple):
 
 
 _FACTS_IN_LISTS = 20_000  # above this many 宛名番号, a staged list or a scan instead of IN lists
-_FACTS_CHUNK = 900  # IN-list size kept under SQLite's default variable limit
 _FACTS_WANTED = "people_facts_wanted"
 
 
@@ -282,40 +281,36 @@ def _city_size(cur: Any, table: str) -> int:
     return int(cur.fetchone()[0])
 
 
-def _facts_joined(cur: Any, wanted: list[str], cols: str, table: str) -> list[tuple[Any, ...]]:
+_FACTS_COLS = "p.atena_no, p.id, p.birth_date, p.sex, p.status, p.status_date"
+
+
+def _facts_read(cur: Any, wanted: list[str], way: bulkload.Way) -> list[tuple[Any, ...]]:
+    return bulkload.rows_for_keys(cur, connection.vendor, select=_FACTS_COLS, source=f"{Person._meta.db_table} p",
+                                  where="p.municipality = %s", params=[_m()], key="p.atena_no", keys=wanted,
+                                  way=way, stage=_FACTS_WANTED)
+
+
+def _facts_joined(cur: Any, wanted: list[str]) -> list[tuple[Any, ...]]:
     """The wanted 宛名番号 staged in a temporary table and joined to the register: time and memory
     follow the list, not the city (inside the door's transaction)."""
-    with bulkload.staged_keys(cur, connection.vendor, _FACTS_WANTED, wanted) as w:
-        cur.execute(f"SELECT {cols} FROM {w} w CROSS JOIN {table} p WHERE p.municipality = %s "
-                    f"AND p.atena_no = w.k", [_m()])
-        raw: list[tuple[Any, ...]] = cur.fetchall()
-    return raw
+    return _facts_read(cur, wanted, "joined")
 
 
 def _facts(wanted: list[str] | None) -> list[PersonFacts]:
     # Raw SQL: a city is hundreds of thousands of rows, and the ORM's per-value converters cost
     # more than the query (SQLite returns dates as ISO text, PostgreSQL as dates).
     table = Person._meta.db_table
-    cols = "p.atena_no, p.id, p.birth_date, p.sex, p.status, p.status_date"
-    sql = f"SELECT {cols} FROM {table} p WHERE p.municipality = %s"
     raw: list[tuple[Any, ...]] = []
     with connection.cursor() as cur:
         if wanted is None:
-            cur.execute(sql, [_m()])
+            cur.execute(f"SELECT {_FACTS_COLS} FROM {table} p WHERE p.municipality = %s", [_m()])
             raw = cur.fetchall()
-        elif len(wanted) > _FACTS_IN_LISTS and 2 * len(wanted) >= _city_size(cur, table):
-            # Most of the city: one scan, keeping only the wanted rows as they stream.
-            keep = set(wanted)
-            cur.execute(sql, [_m()])
-            while part := cur.fetchmany(20_000):
-                raw.extend(r for r in part if r[0] in keep)
-        elif len(wanted) > _FACTS_IN_LISTS:
-            raw = _facts_joined(cur, wanted, cols, table)
+        elif len(wanted) <= _FACTS_IN_LISTS:
+            raw = _facts_read(cur, wanted, "in_lists")
+        elif 2 * len(wanted) >= _city_size(cur, table):
+            raw = _facts_read(cur, wanted, "scan")  # most of the city: one scan, streamed
         else:
-            for k in range(0, len(wanted), _FACTS_CHUNK):
-                part = wanted[k:k + _FACTS_CHUNK]
-                cur.execute(f"{sql} AND p.atena_no IN ({', '.join(['%s'] * len(part))})", [_m(), *part])
-                raw.extend(cur.fetchall())
+            raw = _facts_joined(cur, wanted)
     if raw and isinstance(raw[0][2], str):
         iso = date.fromisoformat
         return [PersonFacts(a, i, iso(b), s, st, iso(sd) if sd else None) for a, i, b, s, st, sd in raw]
