@@ -12,7 +12,9 @@ from datetime import date, datetime
 from typing import Any
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Case, IntegerField, Q, Value, When
+from django.db.models.expressions import RawSQL
 
 from yobo.audit.door import door
 from yobo.core.context import AccessContext
@@ -119,6 +121,30 @@ def _address_variants(text: str) -> list[str]:
     return list(dict.fromkeys([s, wide]))
 
 
+def _like_anywhere(text: str) -> str:
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _sqlite_scan(qs: Any, index: str | None, terms: list[tuple[str, str]]) -> Any:
+    """On SQLite, narrow ``qs`` to the persons whose ``column`` contains ``text`` for any of
+    ``terms``, found by one sequential read: of ``index`` (a B-tree holding the column, so the
+    match is tested on the index entries alone) or, with ``index=None``, of the table.
+
+    A match anywhere in a key (``LIKE '%…%'``) can use no B-tree, and SQLite, given the equality on
+    the municipality that leads every index of the table, walked one of them and fetched each
+    person's row at random to test it: 1.3 s for a name at a million persons, against 0.07 s for
+    this read. PostgreSQL answers the same filters from its trigram indexes (migration
+    ``people.0007``) and is left to its planner.
+    """
+    if connection.vendor != "sqlite":
+        return qs
+    hint = f"INDEXED BY {index}" if index else "NOT INDEXED"
+    cond = " OR ".join(f"{col} LIKE %s ESCAPE '\\'" for col, _ in terms)
+    sql = f"SELECT id FROM people_person {hint} WHERE municipality = %s AND ({cond})"
+    # Identifiers come from this module only; the values are parameters.
+    return qs.filter(pk__in=RawSQL(sql, [_m(), *(_like_anywhere(text) for _, text in terms)]))  # noqa: S611
+
+
 def search(ctx: AccessContext, criteria: Criteria, *, limit: int = 50) -> SearchResult:
     """Persons matching the criteria (宛名検索), at most ``limit``; logged one entry per person shown.
 
@@ -133,10 +159,14 @@ def search(ctx: AccessContext, criteria: Criteria, *, limit: int = 50) -> Search
     with door(ctx, Operation.SEARCH, resource=RESOURCE) as rec:
         qs = Person.objects.filter(municipality=_m())
         order: list[Any] = []
+        # Birth date and 宛名番号 are served by their B-trees whatever else is given.
+        keyed = bool(criteria.birth_date or criteria.atena_no)
         if criteria.name:
             key = search_key(criteria.name)
             col = "kana_key" if _is_kana(key) else "kanji_key"
             qs = qs.filter(**{f"{col}__contains": key})
+            if not keyed:
+                qs = _sqlite_scan(qs, f"people_person_{col.removesuffix('_key')}", [(col, key)])
             order.append(Case(When(**{f"{col}__startswith": key}, then=Value(0)), default=Value(1),
                               output_field=IntegerField()))
         if criteria.birth_date:
@@ -146,6 +176,9 @@ def search(ctx: AccessContext, criteria: Criteria, *, limit: int = 50) -> Search
             for v in _address_variants(criteria.address):
                 q |= Q(address__contains=v) | Q(address_extra__contains=v)
             qs = qs.filter(q)
+            if not keyed and not criteria.name:
+                qs = _sqlite_scan(qs, None, [(c, v) for v in _address_variants(criteria.address)
+                                             for c in ("address", "address_extra")])
         if criteria.atena_no:
             qs = qs.filter(atena_no=criteria.atena_no.strip())
         rows = list(qs.order_by(*order, "kana_key", "birth_date", "atena_no").values(*PERSON_FIELDS)[:limit + 1])
