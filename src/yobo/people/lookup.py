@@ -13,7 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Case, IntegerField, Q, Value, When
+from django.db.models import Q
 from django.db.models.expressions import RawSQL
 
 from yobo.audit.door import door
@@ -145,6 +145,33 @@ def _sqlite_scan(qs: Any, index: str | None, terms: list[tuple[str, str]]) -> An
     return qs.filter(pk__in=RawSQL(sql, [_m(), *(_like_anywhere(text) for _, text in terms)]))  # noqa: S611
 
 
+ORDER = ("kana_key", "birth_date", "atena_no")
+_TOP = "\U0010ffff"  # the highest code point: key <= k < key + _TOP holds every k starting with key
+
+
+def _by_name(qs: Any, col: str, key: str, n: int, *, scan: bool) -> list[dict[str, Any]]:
+    """The first ``n`` persons of ``qs`` whose name key ``col`` contains ``key``: those it starts
+    with first, then those it holds further in, each part in ``ORDER``.
+
+    The two parts are read apart because the first is cheap and usually enough: a surname typed
+    at the start of the key is a range of the key's B-tree on SQLite, and on PostgreSQL the
+    trigram index serves it even for a two-character key (``'渡辺%'`` has the word-start trigrams a
+    ``'%渡辺%'`` lacks, which would scan the table). Only when fewer than ``n`` persons start with
+    the key is the match anywhere read (``scan``: on SQLite, by one read of the key's B-tree; see
+    ``_sqlite_scan``; off when a birth date or 宛名番号 narrows better).
+    """
+    starts = qs.filter(**{f"{col}__startswith": key})
+    if connection.vendor == "sqlite":  # SQLite's LIKE is no range; its keys compare by code point
+        starts = starts.filter(**{f"{col}__gte": key, f"{col}__lt": key + _TOP})
+    rows = list(starts.order_by(*ORDER).values(*PERSON_FIELDS)[:n])
+    if len(rows) < n:
+        inside = qs.filter(**{f"{col}__contains": key}).exclude(**{f"{col}__startswith": key})
+        if scan:
+            inside = _sqlite_scan(inside, f"people_person_{col.removesuffix('_key')}", [(col, key)])
+        rows += inside.order_by(*ORDER).values(*PERSON_FIELDS)[:n - len(rows)]
+    return rows
+
+
 def search(ctx: AccessContext, criteria: Criteria, *, limit: int = 50) -> SearchResult:
     """Persons matching the criteria (宛名検索), at most ``limit``; logged one entry per person shown.
 
@@ -158,19 +185,12 @@ def search(ctx: AccessContext, criteria: Criteria, *, limit: int = 50) -> Search
     limit = max(1, min(limit, MAX_LIMIT))
     with door(ctx, Operation.SEARCH, resource=RESOURCE) as rec:
         qs = Person.objects.filter(municipality=_m())
-        order: list[Any] = []
         # Birth date and 宛名番号 are served by their B-trees whatever else is given.
         keyed = bool(criteria.birth_date or criteria.atena_no)
-        if criteria.name:
-            key = search_key(criteria.name)
-            col = "kana_key" if _is_kana(key) else "kanji_key"
-            qs = qs.filter(**{f"{col}__contains": key})
-            if not keyed:
-                qs = _sqlite_scan(qs, f"people_person_{col.removesuffix('_key')}", [(col, key)])
-            order.append(Case(When(**{f"{col}__startswith": key}, then=Value(0)), default=Value(1),
-                              output_field=IntegerField()))
         if criteria.birth_date:
             qs = qs.filter(birth_date=criteria.birth_date)
+        if criteria.atena_no:
+            qs = qs.filter(atena_no=criteria.atena_no.strip())
         if criteria.address:
             q = Q()
             for v in _address_variants(criteria.address):
@@ -179,9 +199,12 @@ def search(ctx: AccessContext, criteria: Criteria, *, limit: int = 50) -> Search
             if not keyed and not criteria.name:
                 qs = _sqlite_scan(qs, None, [(c, v) for v in _address_variants(criteria.address)
                                              for c in ("address", "address_extra")])
-        if criteria.atena_no:
-            qs = qs.filter(atena_no=criteria.atena_no.strip())
-        rows = list(qs.order_by(*order, "kana_key", "birth_date", "atena_no").values(*PERSON_FIELDS)[:limit + 1])
+        if criteria.name:
+            key = search_key(criteria.name)
+            col = "kana_key" if _is_kana(key) else "kanji_key"
+            rows = _by_name(qs, col, key, limit + 1, scan=not keyed)
+        else:
+            rows = list(qs.order_by(*ORDER).values(*PERSON_FIELDS)[:limit + 1])
         more = len(rows) > limit
         rows = rows[:limit]
         prot, shielded = _protection_flags(ctx, rows)
