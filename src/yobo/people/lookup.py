@@ -13,7 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Q
+from django.db.models import Case, IntegerField, Q, Value, When
 from django.db.models.expressions import RawSQL
 
 from yobo.audit.door import door
@@ -146,29 +146,44 @@ def _sqlite_scan(qs: Any, index: str | None, terms: list[tuple[str, str]]) -> An
 
 
 ORDER = ("kana_key", "birth_date", "atena_no")
+TRIGRAM = 3  # the shortest key pg_trgm's index can find anywhere in a name
 _TOP = "\U0010ffff"  # the highest code point: key <= k < key + _TOP holds every k starting with key
+
+
+def _starts_first(col: str, key: str) -> Case:
+    return Case(When(**{f"{col}__startswith": key}, then=Value(0)), default=Value(1), output_field=IntegerField())
 
 
 def _by_name(qs: Any, col: str, key: str, n: int, *, scan: bool) -> list[dict[str, Any]]:
     """The first ``n`` persons of ``qs`` whose name key ``col`` contains ``key``: those it starts
-    with first, then those it holds further in, each part in ``ORDER``.
+    with first, then those holding it further in, each part in ``ORDER``.
 
-    The two parts are read apart because the first is cheap and usually enough: a surname typed
-    at the start of the key is a range of the key's B-tree on SQLite, and on PostgreSQL the
-    trigram index serves it even for a two-character key (``'渡辺%'`` has the word-start trigrams a
-    ``'%渡辺%'`` lacks, which would scan the table). Only when fewer than ``n`` persons start with
-    the key is the match anywhere read (``scan``: on SQLite, by one read of the key's B-tree; see
-    ``_sqlite_scan``; off when a birth date or 宛名番号 narrows better).
+    PostgreSQL reads a key of three characters or more at once: the trigram index finds it
+    anywhere. Otherwise the two parts are read apart, because the first is cheap and usually
+    fills the page: a range of the key's B-tree on SQLite, and on PostgreSQL the trigram index
+    even for a two-character key (``'渡辺%'`` has the word-start trigrams ``'%渡辺%'`` lacks, which
+    would scan the table). Only when fewer than ``n`` persons start with the key is the match
+    anywhere read (``scan``: on SQLite by one read of the key's B-tree, see ``_sqlite_scan``; off
+    when a birth date or 宛名番号 narrows better).
+
+    On PostgreSQL every read is ordered by ``_starts_first`` ahead of ``ORDER``: an order no B-tree
+    gives, so the planner sorts what the trigram index found instead of walking ``kana_key``'s
+    B-tree from its start until ``n`` rows pass the filter (0.7 s at a million persons).
     """
+    order: tuple[Any, ...] = ORDER
+    if connection.vendor != "sqlite":
+        order = (_starts_first(col, key), *ORDER)
+        if len(key) >= TRIGRAM:
+            return list(qs.filter(**{f"{col}__contains": key}).order_by(*order).values(*PERSON_FIELDS)[:n])
     starts = qs.filter(**{f"{col}__startswith": key})
     if connection.vendor == "sqlite":  # SQLite's LIKE is no range; its keys compare by code point
         starts = starts.filter(**{f"{col}__gte": key, f"{col}__lt": key + _TOP})
-    rows = list(starts.order_by(*ORDER).values(*PERSON_FIELDS)[:n])
+    rows = list(starts.order_by(*order).values(*PERSON_FIELDS)[:n])
     if len(rows) < n:
         inside = qs.filter(**{f"{col}__contains": key}).exclude(**{f"{col}__startswith": key})
         if scan:
             inside = _sqlite_scan(inside, f"people_person_{col.removesuffix('_key')}", [(col, key)])
-        rows += inside.order_by(*ORDER).values(*PERSON_FIELDS)[:n - len(rows)]
+        rows += inside.order_by(*order).values(*PERSON_FIELDS)[:n - len(rows)]
     return rows
 
 
