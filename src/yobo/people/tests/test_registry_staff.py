@@ -230,6 +230,33 @@ def test_a_name_search_stops_at_the_names_that_start_with_it_when_they_fill_the_
                                            "1000000004"]
 
 
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_name_search_returns_the_page_of_one_starts_first_ordering(key_dir: Path, make_ctx: Callable[..., Any],
+                                                                     seed: int) -> None:
+    """However the reads are split (starts-with, then inside; one trigram read), a page is the
+    first ``limit`` of: every person whose key holds the typed key, those it starts with first,
+    then by kana key, birth date and 宛名番号 — computed here in Python for a crowd of names from a
+    small alphabet (many overlaps, ties broken by birth date and number)."""
+    from yobo.core.text import search_key
+
+    rnd = random.Random(seed)
+    kana, kanji = "アイカサタ", "山田川本中"
+    persons = []
+    for i in range(120):
+        k, j = "".join(rnd.choices(kana, k=rnd.randint(2, 5))), "".join(rnd.choices(kanji, k=rnd.randint(2, 4)))
+        born = date(1950 + rnd.randrange(3), 1, 1 + rnd.randrange(2))
+        persons.append(add_person(f"{1100000000 + i}", j, k, born))
+    for typed in ["ア", "アイ", "カサ", "イカサ", "山", "山田", "田川本", "ｱｲ"]:
+        key = search_key(typed)
+        col = "kana_key" if lookup._is_kana(key) else "kanji_key"
+        for limit in (3, 10, 50):
+            want = sorted((p for p in persons if key in getattr(p, col)),
+                          key=lambda p: (not getattr(p, col).startswith(key), p.kana_key, p.birth_date, p.atena_no))
+            res = lookup.search(make_ctx(), lookup.Criteria(name=typed), limit=limit)
+            assert [p.atena_no for p in res.persons] == [p.atena_no for p in want[:limit]], (typed, limit)
+            assert res.more == (len(want) > limit)
+
+
 def test_a_keyed_search_keeps_its_btree(city: Any, make_ctx: Callable[..., Any]) -> None:
     """Birth date or 宛名番号 narrows best on its own B-tree, name or address given or not."""
     for criteria in (lookup.Criteria(name="ﾔﾏﾀﾞ", birth_date=date(1985, 4, 1)),
