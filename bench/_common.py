@@ -13,6 +13,64 @@ def rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
+def child_django(url: str, prefix: str) -> Path:
+    """In a benchmark's child process: a fresh bench database for ``url`` ("sqlite" or a
+    PostgreSQL URL), its own key and data directories, Django set up and migrated. Returns the
+    work directory."""
+    import os
+    import tempfile
+
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    os.environ["YOBO_DATABASE_URL"] = prepare_database(url, work)
+    os.environ["YOBO_KEY_DIR"] = str(work / "keys")
+    os.environ["YOBO_VAR_DIR"] = str(work / "var")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "yobo.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    return work
+
+
+def batch_context(username: str, purpose: str) -> Any:
+    """A new clerk's ``AccessContext`` on the bench terminal, acting for ``purpose``."""
+    from yobo.access.models import Staff
+    from yobo.core.context import AccessContext
+    from yobo.core.purposes import Duty
+
+    staff = Staff.objects.create_user(username=username, password=None)
+    return AccessContext(staff_id=staff.pk, username=staff.username, department="", duties=frozenset({Duty.CLERK}),
+                         terminal="bench-terminal", purpose=purpose)
+
+
+def each_database(module: str, pg_default: str, args: list[str]) -> dict[str, Any]:
+    """Run ``python -m <module> --child <url> <args…>`` for SQLite, then PostgreSQL
+    (``YOBO_BENCH_PG``, default ``pg_default``), each in its own process (so peak RSS is per
+    database); ``YOBO_BENCH_ONLY=sqlite|postgresql`` runs one. The child prints its figures as
+    JSON on its last line; a failed child gives ``{"error": <the end of its stderr>}``."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    out: dict[str, Any] = {}
+    only = os.environ.get("YOBO_BENCH_ONLY", "")
+    for label, url in (("sqlite", "sqlite"), ("postgresql", os.environ.get("YOBO_BENCH_PG", pg_default))):
+        if only and only != label:
+            continue
+        proc = subprocess.run(
+            [sys.executable, "-m", module, "--child", url, *args],
+            capture_output=True, text=True, check=False, cwd=Path(__file__).resolve().parent.parent,
+        )
+        if proc.returncode != 0:
+            out[label] = {"error": proc.stderr[-3000:]}
+            continue
+        out[label] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return out
+
+
 def prepare_database(url: str, work: Path) -> str:
     if url.startswith("postgres"):
         import psycopg

@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,7 +33,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from bench._common import prepare_database, raw_baseline, rss_mb
+from bench._common import batch_context, child_django, each_database, raw_baseline, rss_mb
 
 AS_OF = date(2026, 11, 1)
 PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432/yobo_bench_doses"
@@ -85,28 +83,15 @@ def _persons(residents: Path) -> int:
 
 
 def _child(url: str, residents: Path, doses: Path, size: int) -> dict[str, Any]:
-    work = Path(tempfile.mkdtemp(prefix="yobo-bench-doses-"))
-    os.environ["YOBO_DATABASE_URL"] = prepare_database(url, work)
-    os.environ["YOBO_KEY_DIR"] = str(work / "keys")
-    os.environ["YOBO_VAR_DIR"] = str(work / "var")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "yobo.settings")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
+    child_django(url, "yobo-bench-doses-")
     from django.db import connection
 
-    call_command("migrate", verbosity=0)
-    from yobo.access.models import Staff
-    from yobo.core.context import AccessContext
-    from yobo.core.purposes import Duty, Purpose
+    from yobo.core.purposes import Purpose
     from yobo.immunizations import services, store
     from yobo.immunizations.formats.clinic_csv import read_clinic_csv
 
     store.today = lambda: AS_OF  # the synthetic histories end on AS_OF
-    staff = Staff.objects.create_user(username="bench-admin", password=None)
-    ctx = AccessContext(staff_id=staff.pk, username=staff.username, department="", duties=frozenset({Duty.CLERK}),
-                        terminal="bench-terminal", purpose=str(Purpose.DOSE_IMPORT))
+    ctx = batch_context("bench-admin", str(Purpose.DOSE_IMPORT))
     services.load_demo_masters(ctx)
     out: dict[str, Any] = {"vendor": connection.vendor, "rows": size, "persons": _persons(residents)}
     base = _baseline(doses)
@@ -157,19 +142,7 @@ def run(size: int | None = None) -> dict[str, Any]:
     t0 = time.perf_counter()
     residents, doses, n = _make_files(size, work)
     result: dict[str, Any] = {"size": n, "synth_s": round(time.perf_counter() - t0, 1)}
-    pg = os.environ.get("YOBO_BENCH_PG", PG_DEFAULT)
-    only = os.environ.get("YOBO_BENCH_ONLY", "")
-    for label, url in (("sqlite", "sqlite"), ("postgresql", pg)):
-        if only and only != label:
-            continue
-        proc = subprocess.run(
-            [sys.executable, "-m", "bench.bench_doses", "--child", url, str(residents), str(doses), str(n)],
-            capture_output=True, text=True, check=False, cwd=Path(__file__).resolve().parent.parent,
-        )
-        if proc.returncode != 0:
-            result[label] = {"error": proc.stderr[-3000:]}
-            continue
-        result[label] = json.loads(proc.stdout.strip().splitlines()[-1])
+    result.update(each_database("bench.bench_doses", PG_DEFAULT, [str(residents), str(doses), str(n)]))
     return result
 
 

@@ -32,15 +32,13 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from bench._common import prepare_database, raw_baseline, rss_mb
+from bench._common import batch_context, child_django, each_database, raw_baseline, rss_mb
 
 AS_OF = "2025-09-01"
 PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432/yobo_bench"
@@ -126,28 +124,15 @@ def _floor() -> dict[str, Any]:
 
 
 def _child(url: str, full: Path, diff: Path, size: int) -> dict[str, Any]:
-    work = Path(tempfile.mkdtemp(prefix="yobo-bench-res-"))
-    os.environ["YOBO_DATABASE_URL"] = prepare_database(url, work)
-    os.environ["YOBO_KEY_DIR"] = str(work / "keys")
-    os.environ["YOBO_VAR_DIR"] = str(work / "var")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "yobo.settings")
-    import django
-
-    django.setup()
+    child_django(url, "yobo-bench-res-")
     from datetime import date
 
-    from django.core.management import call_command
     from django.db import connection
 
-    call_command("migrate", verbosity=0)
-    from yobo.access.models import Staff
-    from yobo.core.context import AccessContext
-    from yobo.core.purposes import Duty, Purpose
+    from yobo.core.purposes import Purpose
     from yobo.people.services import import_residents
 
-    staff = Staff.objects.create_user(username="bench-admin", password=None)
-    ctx = AccessContext(staff_id=staff.pk, username=staff.username, department="", duties=frozenset({Duty.CLERK}),
-                        terminal="bench-terminal", purpose=str(Purpose.RESIDENT_SYNC))
+    ctx = batch_context("bench-admin", str(Purpose.RESIDENT_SYNC))
     as_of = date.fromisoformat(AS_OF)
     out: dict[str, Any] = {"vendor": connection.vendor, "rows": size}
     base = _baseline(full)
@@ -185,19 +170,7 @@ def run(size: int | None = None) -> dict[str, Any]:
     t0 = time.perf_counter()
     full, diff = _make_files(size, work)
     result: dict[str, Any] = {"size": size, "synth_s": round(time.perf_counter() - t0, 1)}
-    pg = os.environ.get("YOBO_BENCH_PG", PG_DEFAULT)
-    only = os.environ.get("YOBO_BENCH_ONLY", "")  # "sqlite" or "postgresql": one database only
-    for label, url in (("sqlite", "sqlite"), ("postgresql", pg)):
-        if only and only != label:
-            continue
-        proc = subprocess.run(
-            [sys.executable, "-m", "bench.bench_residents", "--child", url, str(full), str(diff), str(size)],
-            capture_output=True, text=True, check=False, cwd=Path(__file__).resolve().parent.parent,
-        )
-        if proc.returncode != 0:
-            result[label] = {"error": proc.stderr[-2000:]}
-            continue
-        result[label] = json.loads(proc.stdout.strip().splitlines()[-1])
+    result.update(each_database("bench.bench_residents", PG_DEFAULT, [str(full), str(diff), str(size)]))
     return result
 
 

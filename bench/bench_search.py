@@ -21,10 +21,8 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,7 +30,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from bench._common import prepare_database, rss_mb
+from bench._common import batch_context, child_django, each_database, rss_mb
 
 AS_OF = "2025-09-01"
 PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432/yobo_bench_search"
@@ -115,27 +113,14 @@ def _baseline_ms(crit: dict[str, Any]) -> float:
 
 
 def _child(url: str, path: Path, size: int) -> dict[str, Any]:
-    work = Path(tempfile.mkdtemp(prefix="yobo-bench-search-"))
-    os.environ["YOBO_DATABASE_URL"] = prepare_database(url, work)
-    os.environ["YOBO_KEY_DIR"] = str(work / "keys")
-    os.environ["YOBO_VAR_DIR"] = str(work / "var")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "yobo.settings")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
+    child_django(url, "yobo-bench-search-")
     from django.db import connection
 
-    call_command("migrate", verbosity=0)
-    from yobo.access.models import Staff
-    from yobo.core.context import AccessContext
-    from yobo.core.purposes import Duty, Purpose
+    from yobo.core.purposes import Purpose
     from yobo.people import lookup
     from yobo.people.services import import_residents
 
-    staff = Staff.objects.create_user(username="bench-search", password=None)
-    ctx = AccessContext(staff_id=staff.pk, username=staff.username, department="", duties=frozenset({Duty.CLERK}),
-                        terminal="bench-terminal", purpose=str(Purpose.RESIDENT_SYNC))
+    ctx = batch_context("bench-search", str(Purpose.RESIDENT_SYNC))
     out: dict[str, Any] = {"vendor": connection.vendor, "rows": size}
     t0 = time.perf_counter()
     import_residents(ctx, path, as_of=date.fromisoformat(AS_OF), on_problem=lambda p: None)
@@ -171,19 +156,7 @@ def run(size: int | None = None) -> dict[str, Any]:
     path = work / "residents.csv"
     synth.write_csv(path, size, seed=11, as_of=AS_OF)
     result: dict[str, Any] = {"size": size, "synth_s": round(time.perf_counter() - t0, 1)}
-    pg = os.environ.get("YOBO_BENCH_PG", PG_DEFAULT)
-    only = os.environ.get("YOBO_BENCH_ONLY", "")
-    for label, url in (("sqlite", "sqlite"), ("postgresql", pg)):
-        if only and only != label:
-            continue
-        proc = subprocess.run(
-            [sys.executable, "-m", "bench.bench_search", "--child", url, str(path), str(size)],
-            capture_output=True, text=True, check=False, cwd=Path(__file__).resolve().parent.parent,
-        )
-        if proc.returncode != 0:
-            result[label] = {"error": proc.stderr[-2000:]}
-            continue
-        result[label] = json.loads(proc.stdout.strip().splitlines()[-1])
+    result.update(each_database("bench.bench_search", PG_DEFAULT, [str(path), str(size)]))
     return result
 
 
