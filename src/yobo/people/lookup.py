@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import Case, IntegerField, Q, Value, When
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import StrIndex
 
 from yobo.audit.door import door
 from yobo.core.context import AccessContext
@@ -180,7 +181,10 @@ def _by_name(qs: Any, col: str, key: str, n: int, *, scan: bool) -> list[dict[st
         starts = starts.filter(**{f"{col}__gte": key, f"{col}__lt": key + _TOP})
     rows = list(starts.order_by(*order).values(*PERSON_FIELDS)[:n])
     if len(rows) < n:
-        inside = qs.filter(**{f"{col}__contains": key}).exclude(**{f"{col}__startswith": key})
+        # Found at position 2 or later: no index serves this, on purpose. For a key too short for
+        # a trigram, PostgreSQL would otherwise read all of the trigram index for ``LIKE '%アイ%'``
+        # (1.6M candidates at 4M persons, 1–11 s) rather than scan the table (0.3 s).
+        inside = qs.annotate(_at=StrIndex(col, Value(key))).filter(_at__gt=1)
         if scan:
             inside = _sqlite_scan(inside, f"people_person_{col.removesuffix('_key')}", [(col, key)])
         rows += inside.order_by(*order).values(*PERSON_FIELDS)[:n - len(rows)]
