@@ -8,13 +8,15 @@ For SQLite and PostgreSQL, each in a fresh database and its own process (so peak
   SQL diff/apply, history, households, and the My Number vault: AES-GCM + blind index per number);
 - ``reimport``: the same file again (everything unchanged);
 - ``diff``: a diff file with 1% of the persons changed (address, some moved out or deceased);
-- ``floor``: right after ``full``, the tables it wrote (persons, their history, the vault's links)
-  emptied and refilled with those very rows, copied server-side (no reading, validating, hashing or
-  sealing, nothing passing through Python), their indexes dropped and rebuilt as a first load does,
-  then rolled back (so no commit is counted). ``floor_vs_baseline`` is therefore a ceiling: no
-  import that stores what this one must store, with the indexes the requirements need (unique
-  宛名番号 and blind index, name/birth/household search, history by person and batch), reaches a
-  higher ratio on this machine, however fast its reading.
+- ``floor``: after the three imports (last, so that its temporary copies of whole tables do not
+  count in the imports' peak RSS), the tables the full import wrote (persons, their history, the
+  vault's links; the diff added 1% more history rows) emptied and refilled with those very rows,
+  copied server-side (no reading, validating, hashing or sealing, nothing passing through Python),
+  their indexes dropped and rebuilt as a first load does, then rolled back (so no commit is
+  counted). ``floor_vs_baseline`` is therefore a ceiling: no import that stores what this one must
+  store, with the indexes the requirements need (unique 宛名番号 and blind index, name/birth/household
+  search, history by person and batch), reaches a higher ratio on this machine, however fast its
+  reading.
 
 Each import phase also reports its steps (``<phase>_phases``, seconds): ``read_wait`` (reading
 in-process, or waiting for the reader worker), ``stage_load`` (COPY/executemany into staging),
@@ -155,8 +157,9 @@ def _child(url: str, full: Path, diff: Path, size: int) -> dict[str, Any]:
         out[f"{phase}_counts"] = {k: getattr(s, k) for k in ("inserted", "updated", "unchanged", "rejected")}
         out[f"{phase}_rss_mb"] = rss_mb()
         out[f"{phase}_phases"] = dict(s.phases)  # seconds per step (importer._Phases)
-        if phase == "full":
-            out["floor"] = _floor()
+    # Last, so that its temporary copies of the tables do not count in the imports' peak RSS.
+    out["floor"] = _floor()
+    out["floor_rss_mb"] = rss_mb()
     out["full_rows_per_s"] = round(size / out["full_s"])
     out["full_vs_baseline"] = round(out["full_rows_per_s"] / out["baseline_rows_per_s"], 3)
     out["floor_vs_baseline"] = round(base / out["floor"]["floor_s"], 3)  # the ceiling of full_vs_baseline
