@@ -16,11 +16,14 @@ def rss_mb() -> float:
 def child_django(url: str, prefix: str) -> Path:
     """In a benchmark's child process: a fresh bench database for ``url`` ("sqlite" or a
     PostgreSQL URL), its own key and data directories, Django set up and migrated. Returns the
-    work directory."""
+    work directory (removed when the child exits)."""
+    import atexit
     import os
+    import shutil
     import tempfile
 
     work = Path(tempfile.mkdtemp(prefix=prefix))
+    atexit.register(shutil.rmtree, work, True)  # a SQLite bench database of 4M persons is ~4 GB
     os.environ["YOBO_DATABASE_URL"] = prepare_database(url, work)
     os.environ["YOBO_KEY_DIR"] = str(work / "keys")
     os.environ["YOBO_VAR_DIR"] = str(work / "var")
@@ -45,11 +48,12 @@ def batch_context(username: str, purpose: str) -> Any:
                          terminal="bench-terminal", purpose=purpose)
 
 
-def each_database(module: str, pg_default: str, args: list[str]) -> dict[str, Any]:
+def each_database(module: str, pg_default: str, args: list[str], *, then_remove: Path | None = None) -> dict[str, Any]:
     """Run ``python -m <module> --child <url> <args…>`` for SQLite, then PostgreSQL
     (``YOBO_BENCH_PG``, default ``pg_default``), each in its own process (so peak RSS is per
     database); ``YOBO_BENCH_ONLY=sqlite|postgresql`` runs one. The child prints its figures as
-    JSON on its last line; a failed child gives ``{"error": <the end of its stderr>}``."""
+    JSON on its last line; a failed child gives ``{"error": <the end of its stderr>}``.
+    ``then_remove``: the directory of the input files, removed afterwards."""
     import json
     import os
     import subprocess
@@ -68,6 +72,10 @@ def each_database(module: str, pg_default: str, args: list[str]) -> dict[str, An
             out[label] = {"error": proc.stderr[-3000:]}
             continue
         out[label] = json.loads(proc.stdout.strip().splitlines()[-1])
+    if then_remove is not None:
+        import shutil
+
+        shutil.rmtree(then_remove, ignore_errors=True)
     return out
 
 

@@ -142,7 +142,8 @@ def run(size: int | None = None) -> dict[str, Any]:
     t0 = time.perf_counter()
     residents, doses, n = _make_files(size, work)
     result: dict[str, Any] = {"size": n, "synth_s": round(time.perf_counter() - t0, 1)}
-    result.update(each_database("bench.bench_doses", PG_DEFAULT, [str(residents), str(doses), str(n)]))
+    result.update(each_database("bench.bench_doses", PG_DEFAULT, [str(residents), str(doses), str(n)],
+                                then_remove=work))
     return result
 
 

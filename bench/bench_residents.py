@@ -173,7 +173,8 @@ def run(size: int | None = None) -> dict[str, Any]:
     t0 = time.perf_counter()
     full, diff = _make_files(size, work)
     result: dict[str, Any] = {"size": size, "synth_s": round(time.perf_counter() - t0, 1)}
-    result.update(each_database("bench.bench_residents", PG_DEFAULT, [str(full), str(diff), str(size)]))
+    result.update(each_database("bench.bench_residents", PG_DEFAULT, [str(full), str(diff), str(size)],
+                                then_remove=work))
     return result
 
 

@@ -156,7 +156,7 @@ def run(size: int | None = None) -> dict[str, Any]:
     path = work / "residents.csv"
     synth.write_csv(path, size, seed=11, as_of=AS_OF)
     result: dict[str, Any] = {"size": size, "synth_s": round(time.perf_counter() - t0, 1)}
-    result.update(each_database("bench.bench_search", PG_DEFAULT, [str(path), str(size)]))
+    result.update(each_database("bench.bench_search", PG_DEFAULT, [str(path), str(size)], then_remove=work))
     return result
 
 
