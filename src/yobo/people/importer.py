@@ -671,14 +671,11 @@ def _apply(cur: Any, m: str, batch: ImportBatch, summary: ImportSummary, *, full
         with ph("apply_analyze"):
             cur.execute(f"ANALYZE {person}, people_history")
     elif not pg and summary.inserted + summary.updated:
-        # SQLite keeps no statistics unless asked. Without them every index of the person table
-        # looks alike (all lead with the municipality), and a search by birth date walked the
-        # name index through the whole city (1.1 s at 1M persons, against 1 ms with them). A
-        # sampled ANALYZE (a few hundred rows per index) costs well under a millisecond at any size.
+        # Without statistics every index of the person table looks alike to SQLite (all lead with
+        # the municipality), and a search by birth date walked the name index through the whole
+        # city (1.1 s at 1M persons, against 1 ms with them).
         with ph("apply_analyze"):
-            cur.execute("PRAGMA analysis_limit = 400")
-            cur.execute(f"ANALYZE {person}")
-            cur.execute("PRAGMA analysis_limit = 0")
+            bulkload.sqlite_sampled_analyze(cur, person)
 
     if full:
         with ph("apply_absent"):

@@ -27,7 +27,7 @@ from yobo.mynumber import selectors as vault_selectors
 
 from . import protection
 from .models import NonResidentApplication, Person, PersonHistory, ResidentStatus, Source
-from .selectors import PERSON_FIELDS, RESOURCE, PersonNotFound, PersonView
+from .selectors import PERSON_FIELDS, RESOURCE, PersonNotFound, PersonView, _is_kana
 
 MASKED_FIELDS = ("postal_code", "address", "address_extra", "phone")
 HIDDEN = "（非表示）"
@@ -111,10 +111,6 @@ class SearchResult:
     limit: int = 50
 
 
-def _is_kana(key: str) -> bool:
-    return bool(key) and all("\u30a0" <= c <= "\u30ff" for c in key)
-
-
 def _address_variants(text: str) -> list[str]:
     s = unicodedata.normalize("NFKC", text).replace(" ", "").replace("\u3000", "")
     # Registers write digits either way; the full-width form of the ASCII letters and digits too.
@@ -171,13 +167,12 @@ def _by_name(qs: Any, col: str, key: str, n: int, *, scan: bool) -> list[dict[st
     gives, so the planner sorts what the trigram index found instead of walking ``kana_key``'s
     B-tree from its start until ``n`` rows pass the filter (0.7 s at a million persons).
     """
-    order: tuple[Any, ...] = ORDER
-    if connection.vendor != "sqlite":
-        order = (_starts_first(col, key), *ORDER)
-        if len(key) >= TRIGRAM:
-            return list(qs.filter(**{f"{col}__contains": key}).order_by(*order).values(*PERSON_FIELDS)[:n])
+    sqlite = connection.vendor == "sqlite"
+    order: tuple[Any, ...] = ORDER if sqlite else (_starts_first(col, key), *ORDER)
+    if not sqlite and len(key) >= TRIGRAM:
+        return list(qs.filter(**{f"{col}__contains": key}).order_by(*order).values(*PERSON_FIELDS)[:n])
     starts = qs.filter(**{f"{col}__startswith": key})
-    if connection.vendor == "sqlite":  # SQLite's LIKE is no range; its keys compare by code point
+    if sqlite:  # SQLite's LIKE is no range; its keys compare by code point
         starts = starts.filter(**{f"{col}__gte": key, f"{col}__lt": key + _TOP})
     rows = list(starts.order_by(*order).values(*PERSON_FIELDS)[:n])
     if len(rows) < n:

@@ -18,10 +18,10 @@ COLUMNS = ("kana_key", "kanji_key", "address", "address_extra")
 
 def create(apps, schema_editor):
     if schema_editor.connection.vendor == "sqlite":
+        from yobo.core.bulkload import sqlite_sampled_analyze
+
         with schema_editor.connection.cursor() as cur:
-            cur.execute("PRAGMA analysis_limit = 400")
-            cur.execute("ANALYZE people_person")
-            cur.execute("PRAGMA analysis_limit = 0")
+            sqlite_sampled_analyze(cur, "people_person")
         return
     if schema_editor.connection.vendor != "postgresql":
         return
