@@ -92,6 +92,39 @@ def _active(page: Any) -> str:
     return str(page.evaluate("document.activeElement && document.activeElement.id"))
 
 
+def _open_batch(page: Any, env: dict[str, Any], declared: int) -> int:
+    """Open a 束 from the list screen: clinic and default date once, the declared count from the
+    cover sheet. Returns its id, with the cursor in the first form's first field."""
+    _focus(page, "id", "o-clinic")
+    page.keyboard.type(env["clinic"])
+    page.keyboard.press("Tab")
+    page.keyboard.type("R7.3.14")
+    page.keyboard.press("Tab")
+    page.keyboard.type(str(declared))
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r".*/doses/entry/\d+/$"))
+    _focus(page, "id", "f-key")  # once the page has placed the cursor
+    return int(page.url.rstrip("/").rsplit("/", 1)[1])
+
+
+def _key_first_items(page: Any) -> None:
+    """The first form of a 束, from the vaccine on: vaccine, dose skipped (counted from the
+    history), date carried from the 束, product and lot; the doctor. Later forms carry all of these."""
+    page.keyboard.type("HIB")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Enter")  # 回数: left for the history to count
+    assert page.evaluate("document.activeElement.value") == "R7.3.14"  # the 束's date
+    page.keyboard.press("Enter")
+    page.keyboard.type("ACTHIB")
+    page.keyboard.press("Enter")
+    page.keyboard.type(LOT)
+    page.keyboard.press("Enter")
+    page.keyboard.type("0.5")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Enter")  # clinic: the 束's
+    page.keyboard.type("山田太郎")
+
+
 def test_key_a_batch_of_twenty_forms_by_keyboard(page: Any, clerk_env: dict[str, Any]) -> None:
     from yobo.immunizations.models import Dose, EntryBatch
 
@@ -117,17 +150,7 @@ def test_key_a_batch_of_twenty_forms_by_keyboard(page: Any, clerk_env: dict[str,
     page.keyboard.press("Enter")
     page.wait_for_url("**/doses/entry/")
 
-    # Open the 束: clinic and default date once, the declared count from the cover sheet.
-    _focus(page, "id", "o-clinic")
-    page.keyboard.type(env["clinic"])
-    page.keyboard.press("Tab")
-    page.keyboard.type("R7.3.14")
-    page.keyboard.press("Tab")
-    page.keyboard.type(str(FORMS + 1))  # 20 saved + 1 set aside
-    page.keyboard.press("Enter")
-    page.wait_for_url(re.compile(r".*/doses/entry/\d+/$"))
-    batch_id = int(page.url.rstrip("/").rsplit("/", 1)[1])
-    _focus(page, "id", "f-key")  # the first form's first field, once the page has placed the cursor
+    batch_id = _open_batch(page, env, FORMS + 1)  # 20 saved + 1 set aside
     assert "F9" in page.locator("[data-testid=entry-help]").inner_text()
 
     def key_person(atena: str, name: str, born: date) -> None:
@@ -149,21 +172,7 @@ def test_key_a_batch_of_twenty_forms_by_keyboard(page: Any, clerk_env: dict[str,
     for k, (atena, name, born) in enumerate(people):
         key_person(atena, name, born)
         if k == 0:
-            # The first form: vaccine, dose skipped (counted from the history), date carried from the
-            # 束, product and lot; the doctor. Later forms carry all of these.
-            page.keyboard.type("HIB")
-            page.keyboard.press("Enter")
-            page.keyboard.press("Enter")  # 回数: left for the history to count
-            assert page.evaluate("document.activeElement.value") == "R7.3.14"  # the 束's date
-            page.keyboard.press("Enter")
-            page.keyboard.type("ACTHIB")
-            page.keyboard.press("Enter")
-            page.keyboard.type(LOT)
-            page.keyboard.press("Enter")
-            page.keyboard.type("0.5")
-            page.keyboard.press("Enter")
-            page.keyboard.press("Enter")  # clinic: the 束's
-            page.keyboard.type("山田太郎")
+            _key_first_items(page)
         elif k == 4:
             # The planted bad form: a date in the future. Shown inline on leaving the field...
             for _ in range(2):
@@ -234,3 +243,76 @@ def test_key_a_batch_of_twenty_forms_by_keyboard(page: Any, clerk_env: dict[str,
            "min_ms": round(min(timings), 1)}
     print("entry browser save server time", json.dumps(out))
     (SHOTS / "entry-timing.json").write_text(json.dumps(out), encoding="utf-8")
+
+
+def _hold_saves(page: Any) -> list[Any]:
+    """Hold every save at the network until the test lets it go: a round trip as long as needed."""
+    held: list[Any] = []
+    page.route("**/save/", lambda route: held.append(route))  # noqa: PLW0108 - Playwright needs a function
+    return held
+
+
+def _wait_held(page: Any, held: list[Any], n: int) -> None:
+    for _ in range(250):
+        if len(held) >= n:
+            return
+        page.wait_for_timeout(20)
+    raise AssertionError("the save never reached the network")
+
+
+def test_keys_typed_while_a_save_is_in_flight_go_to_the_fresh_form(page: Any, clerk_env: dict[str, Any]) -> None:
+    """A keyer does not wait for the save: the next 券番号, typed during the save's round trip,
+    arrives whole in the fresh form (it used to go into the form being replaced, and was lost).
+    When the save is refused instead, the keys typed ahead are dropped, not put into the field to
+    correct."""
+    from yobo.immunizations.models import Dose
+
+    env = clerk_env
+    people = env["people"]
+    _login(page, env)
+    page.goto(env["url"] + "/doses/entry/")
+    _open_batch(page, env, 2)
+    held = _hold_saves(page)
+
+    page.keyboard.type(people[0][0])
+    page.keyboard.press("Enter")
+    page.locator("[data-testid=person-name]").filter(has_text=people[0][1]).wait_for()
+    _key_first_items(page)
+    page.keyboard.press("F9")
+    _wait_held(page, held, 1)
+    # The save is at the network: the keyer goes on with the next form's number and Enter.
+    page.keyboard.type(people[1][0])
+    page.keyboard.press("Enter")
+    page.keyboard.type("HI")  # and types over the vaccine the fresh form carries, with a slip
+    page.keyboard.press("Backspace")
+    page.keyboard.type("IB")
+    assert page.locator("#f-key").input_value() == people[0][0], "nothing typed into the form being saved"
+    assert page.locator("#f-doctor").input_value() == "山田太郎"
+    held[0].continue_()
+
+    page.locator("[data-testid=last-saved]").filter(has_text=people[0][0]).wait_for()
+    # The fresh form holds the whole number, the person it names is shown, the cursor moved on.
+    page.locator("[data-testid=person-name]").filter(has_text=people[1][1]).wait_for()
+    assert page.locator("#f-key").input_value() == people[1][0]
+    assert _active(page) == "f-vaccine"
+    assert page.locator("#f-vaccine").input_value() == "HIB"
+    assert Dose.objects.filter(atena_no=people[0][0], state="active").count() == 1
+
+    # A refused save (a date in the future): what is typed ahead goes nowhere.
+    page.keyboard.press("Enter")
+    page.keyboard.press("Enter")
+    assert _active(page) == "f-date"
+    page.keyboard.type("R9.3.14")
+    page.keyboard.press("F9")
+    _wait_held(page, held, 2)
+    page.keyboard.type("300009")
+    held[1].continue_()
+    page.locator("[data-testid=not-saved]").wait_for()
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'f-date'")
+    assert page.locator("#f-date").input_value() == "R9.3.14"
+    assert page.locator("#f-key").input_value() == people[1][0]
+    # Keys typed after the refused form is back are the keyer's again.
+    page.keyboard.press("Control+a")
+    page.keyboard.type("R7.3.14")
+    assert page.locator("#f-date").input_value() == "R7.3.14"
+    assert not Dose.objects.filter(atena_no=people[1][0]).exists()
