@@ -260,6 +260,7 @@ def import_extract(
                 f"updated={summary.updated} unchanged={summary.unchanged} rejected={summary.rejected} "
                 f"absent={summary.absent}"
             )
+            commit_from = time.perf_counter()
     except AccessDenied:
         raise
     except ImportRejected:
@@ -273,6 +274,7 @@ def import_extract(
             _record_unapplied(ctx, p, summary, started, BatchStatus.FAILED, res.encoding)
         raise
     summary.applied = True
+    summary.phases["commit"] = round(time.perf_counter() - commit_from, 3)  # the access log entry and COMMIT
     return summary
 
 
@@ -442,7 +444,8 @@ def _run_staged(ctx: AccessContext, cur: Any, res: extract.ExtractResult, batch:
     _apply(cur, m, batch, summary, full=full, ph=ph)
     with ph("vault_deceased"):
         _set_deceased(ctx, cur, batch)
-    _drop_stage(cur)
+    with ph("stage_drop"):
+        _drop_stage(cur)
 
     if rejected_rows:
         out = extract.write_rejected(extract.rejected_path(res.path), res.header, sorted(rejected_rows,
