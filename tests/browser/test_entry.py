@@ -311,6 +311,7 @@ def test_keys_typed_while_a_save_is_in_flight_go_to_the_fresh_form(page: Any, cl
     page.wait_for_function("document.activeElement && document.activeElement.id === 'f-date'")
     assert page.locator("#f-date").input_value() == "R9.3.14"
     assert page.locator("#f-key").input_value() == people[1][0]
+    assert "6 打鍵" in page.locator("[data-testid=dropped-keys]").inner_text()  # and it says so
     # Keys typed after the refused form is back are the keyer's again.
     page.keyboard.press("Control+a")
     page.keyboard.type("R7.3.14")
