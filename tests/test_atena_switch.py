@@ -179,6 +179,7 @@ KEPT = {
     ("mynumber.IdentityVerification", "atena_no"): "moved by the vault (mynumber.services.relink)",
     ("people.NonResidentApplication", "atena_no"): "the application, under the number it was given",
     ("people.BatchAbsence", "atena_no"): "a past batch's list of absent persons, as it was",
+    ("people.NonResidentFinding", "atena_no"): "a past 住基ネット check's findings, as they were",
 }
 
 

@@ -23,6 +23,7 @@ usage: yobo COMMAND [ARGS...]   (every command takes --help)
   mynumber          個人番号: rotate-keys, reindex
   staff             職員アカウント・端末の管理 / staff accounts and terminals
   schedule          定期接種スケジュール: due, rules
+  residents         住民記録の取込・住登外者の住基ネット確認: import, batches, absent, jukinet-check, jukinet-findings
   synth             合成データ: residents, doses / synthetic residents and dose histories
   doses             接種記録の取込: import --format clinic|vrs|hl7 / import dose records
   vrs               VRS照合・VRS登録用ファイル: match, runs, lines, export

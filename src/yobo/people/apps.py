@@ -17,3 +17,6 @@ class PeopleConfig(AppConfig):
         from .governance_hooks import register  # retention and disclosure (decision 092)
 
         register()
+        from .jukinet import register_kind  # the 住基ネット query file, an approved-export kind
+
+        register_kind()

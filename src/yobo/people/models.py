@@ -52,7 +52,8 @@ class ImportBatch(models.Model):
 
     municipality = models.CharField(max_length=6)
     status = models.CharField(max_length=10, choices=BatchStatus.choices)
-    mode = models.CharField(max_length=4, default="diff")  # "full" (complete snapshot) or "diff"
+    # "full" (complete snapshot) or "diff"; "jkn" a 住基ネット check of the 住登外者 (``people.jukinet``)
+    mode = models.CharField(max_length=4, default="diff")
     skip_invalid = models.BooleanField(default=False)
     file_name = models.CharField(max_length=255)
     file_sha256 = models.CharField(max_length=64)
@@ -186,6 +187,26 @@ class BatchAbsence(models.Model):
 
     def __str__(self) -> str:
         return f"absent {self.atena_no} (batch {self.batch_id})"
+
+
+class NonResidentFinding(models.Model):
+    """What a 住基ネット check (住基ネットによる住登外者の整合性確認, ``people.jukinet``) left for staff:
+    a 住登外者 it could not bring up to date by itself (not found, another person's items, a number
+    that differs) or one now living in this city. ``code`` is a ``jukinet.Finding``; ``row`` the
+    answer file's row. Nothing of the person was changed because of it (but for ``moved_in``)."""
+
+    batch = models.ForeignKey(ImportBatch, on_delete=models.CASCADE, related_name="findings")
+    municipality = models.CharField(max_length=6)
+    atena_no = models.CharField(max_length=15)
+    code = models.CharField(max_length=24)
+    row = models.IntegerField()
+
+    class Meta:
+        db_table = "people_nonresident_finding"
+        indexes = [models.Index(fields=["batch", "row"], name="people_finding_batch")]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.atena_no} (batch {self.batch_id})"
 
 
 # --- 住登外者 (non-registered persons) and 支援措置 (protection): added by the staff-facing half ---------

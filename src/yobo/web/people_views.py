@@ -24,7 +24,7 @@ from yobo.core.errors import AccessDenied, InputRejected
 from yobo.core.purposes import PURPOSE_LABELS, PURPOSE_OPERATIONS, Operation, Purpose
 from yobo.core.wareki import DateFormatError, parse_date
 from yobo.mynumber.services import AgentKind, IdentityDocument, NumberCheckMethod, Verification
-from yobo.people import lookup, nonresidents, protection, switch
+from yobo.people import jukinet, lookup, nonresidents, protection, switch
 from yobo.people.nonresidents import Sex, Source
 from yobo.people.protection import ProtectionAction
 
@@ -323,9 +323,11 @@ def nonresident_list(request: HttpRequest) -> HttpResponse:
         ctx = _p03(request)
         apps = nonresidents.pending(ctx)
         switches = switch.pending(ctx)
+        check, findings = jukinet.findings(ctx)
     except AccessDenied as exc:
         return _denied(request, exc)
-    return render(request, "people/nonresidents.html", {"apps": apps, "switches": switches, "me": ctx.username})
+    return render(request, "people/nonresidents.html", {"apps": apps, "switches": switches, "me": ctx.username,
+                                                        "check": check, "findings": findings})
 
 
 @login_required

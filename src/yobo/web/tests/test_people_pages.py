@@ -210,3 +210,25 @@ def test_home_menu_links_to_the_search(logged_in: Any, make_staff: Any) -> None:
     c = logged_in(make_staff("clerk.k", duties=[Duty.CLERK]))
     body = c.get("/").content.decode()
     assert 'href="/people/?purpose=P02"' in body and 'href="/people/nonresidents/"' in body
+
+
+def test_nonresident_page_lists_what_the_last_jukinet_check_left_for_staff(
+        logged_in: Any, make_staff: Any, make_ctx: Any, city: None, tmp_path: Path) -> None:
+    from yobo.people import jukinet
+    from yobo.people.tests.test_jukinet import answer, found, register
+
+    c = logged_in(make_staff("clerk.k", duties=[Duty.CLERK]))
+    assert "住基ネットによる確認はまだ取り込まれていません" in c.get("/people/nonresidents/").content.decode()
+    lost = register(make_ctx, "伊藤　誠", "イトウ　マコト", date(1970, 7, 7), 4, sex=1)
+    moved = register(make_ctx, "小林　葵", "コバヤシ　アオイ", date(2023, 8, 8), 7)
+    ctx = make_ctx(Purpose.NONRESIDENT_REGISTRATION, duties=[Duty.CLERK])
+    s = jukinet.check(ctx, answer(tmp_path / "a.csv", [
+        {"照会番号": lost, "照会結果": "0"},
+        found(moved, 7, "小林　葵", date(2023, 8, 8), address="横浜市中区港町1丁目1番地", city="141003")]))
+    body = c.get("/people/nonresidents/").content.decode()
+    assert f"バッチ {s.batch_id}" in body and "要確認 2 件" in body
+    assert f'<a href="/people/{lost}/?purpose=P03">{lost}</a>' in body and "住基ネットで該当なし" in body
+    assert "小林　葵" in body and "住民記録の宛名番号への切替を確認" in body
+    shown = [e for e in log_entries(staff="clerk.k", operation=Operation.READ, resource="people.nonresident")
+             if e.detail.startswith("jukinet findings batch")]
+    assert {e.target for e in shown} == {lost, moved} and {e.purpose for e in shown} == {"P03"}

@@ -1,8 +1,11 @@
 """``yobo residents import FILE [--full] [--skip-invalid] [--json]`` (CONTRACTS.md §1), and
-``yobo residents batches`` / ``yobo residents absent BATCH_ID``.
+``yobo residents batches`` / ``yobo residents absent BATCH_ID``; ``yobo residents jukinet-check
+FILE`` / ``yobo residents jukinet-findings [BATCH_ID]`` (住基ネットによる住登外者の整合性確認,
+docs/formats/jukinet.md).
 
 Acts as the operator (``--as`` / ``YOBO_OPERATOR``) from ``YOBO_TERMINAL`` under purpose P01
-(住民記録の連携). Exit 0 applied, 2 rejected (nothing applied; every problem on stderr with file,
+(住民記録の連携); the 住基ネット check under P03 (住登外者の登録).
+Exit 0 applied, 2 rejected (nothing applied; every problem on stderr with file,
 row, column and reason), 3 not permitted. Never prints a My Number.
 """
 
@@ -18,7 +21,7 @@ from django.core.management.base import CommandError, CommandParser
 
 from yobo.access.cli import OperatorCommand
 from yobo.core.purposes import Purpose
-from yobo.people import selectors, services
+from yobo.people import jukinet, selectors, services
 from yobo.people.extract import Problem
 
 
@@ -48,10 +51,24 @@ class Command(OperatorCommand):
             "absent", help="全件取込でファイルになかった宛名 / persons absent from a --full batch"
         ))
         ab.add_argument("batch_id", type=int)
+        jk = common(sub.add_parser(
+            "jukinet-check", help="住基ネットの本人確認情報で住登外者を更新 / check the 住登外者 against an answer"
+        ))
+        jk.add_argument("file")
+        jk.add_argument("--encoding", default="auto", choices=["auto", "utf-8", "cp932"])
+        jk.add_argument("--as-of", type=date.fromisoformat, default=None,
+                        help="基準日 (生年月日の未来日チェック) / reference date")
+        jf = common(sub.add_parser(
+            "jukinet-findings", help="住基ネット確認で要確認となった住登外者 / what a check left for staff"
+        ))
+        jf.add_argument("batch_id", type=int, nargs="?", default=None, help="省略時は最新 / latest when omitted")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        ctx = self.context(Purpose.RESIDENT_SYNC, options)
         action = options["action"]
+        if action.startswith("jukinet-"):
+            self._jukinet(self.context(Purpose.NONRESIDENT_REGISTRATION, options), action, options)
+            return
+        ctx = self.context(Purpose.RESIDENT_SYNC, options)
         if action == "import":
             self._import(ctx, options)
         elif action == "batches":
@@ -99,4 +116,41 @@ class Command(OperatorCommand):
                 f" yobo residents absent {s.batch_id}"
                 f" / {s.absent} persons absent from the snapshot were kept; review them.\n"
             )
+        self.emit(options, s.as_json(), text)
+
+    def _jukinet(self, ctx: Any, action: str, options: dict[str, Any]) -> None:
+        if action == "jukinet-findings":
+            batch, rows = jukinet.findings(ctx, options["batch_id"])
+            if batch is None:
+                raise CommandError("住基ネット確認の履歴がありません / no such check", returncode=2)
+            data = {"batch_id": batch.pk, "findings": [
+                {"atena_no": f.atena_no, "code": f.code, "label": f.label, "row": f.row} for f in rows]}
+            text = f"バッチ {batch.pk} ({batch.started_at:%Y-%m-%d %H:%M}, {batch.file_name})\n" + "".join(
+                f"{f.row}行目\t{f.atena_no}\t{f.name_kanji}\t{f.label}\n" for f in rows
+            ) + ("" if rows else "要確認はありません / nothing to review\n")
+            self.emit(options, data, text)
+            return
+        err = sys.stderr
+
+        def show(p: Problem) -> None:
+            err.write(f"{p}\n")
+
+        try:
+            s = jukinet.check(ctx, options["file"], encoding=options["encoding"], as_of=options["as_of"],
+                              on_problem=show)
+        except jukinet.CheckRejected as exc:
+            if options.get("json"):
+                self.stdout.write(json.dumps(exc.summary.as_json(), ensure_ascii=False))
+            err.write(f"{exc}\n")
+            raise CommandError("取込を中止しました / check refused", returncode=exc.exit_code) from None
+        held = sum(s.findings.values())
+        text = (
+            f"住基ネット確認 (バッチ {s.batch_id}): 更新 {s.updated} / 変更なし {s.unchanged} / 要確認 {held}\n"
+            f"checked (batch {s.batch_id}): updated {s.updated}, unchanged {s.unchanged}, to review {held}\n"
+        )
+        if s.status_changes:
+            changes = ", ".join(f"{k} {v}" for k, v in s.status_changes.items())
+            text += f"住民区分の変更 / status changes: {changes}\n"
+        if held:
+            text += f"要確認の一覧 / to review: yobo residents jukinet-findings {s.batch_id}\n"
         self.emit(options, s.as_json(), text)
