@@ -60,6 +60,7 @@ from .models import (
     ResidentStatus,
     Source,
 )
+from .protection import protected_among
 
 RESOURCE = "people.nonresident"
 MODE = "jkn"  # ImportBatch.mode of a check (the register import's are "full" and "diff")
@@ -190,9 +191,12 @@ def query_rows(ctx: AccessContext) -> tuple[list[str], list[list[str]]]:
             .order_by("atena_no")
             .values_list("atena_no", "name_kanji", "name_kana", "birth_date", "sex", "address", "address_extra")
         )
+        # 支援措置: the address of a protected person does not leave in a file; the network finds
+        # them by name, birth date and sex.
+        hidden = protected_among([p[0] for p in persons])
         rec.targets = [p[0] for p in persons] or [""]
-        rec.detail = f"jukinet query persons={len(persons)}"
-    rows = [[a, kanji, kana, born.isoformat(), str(sex), f"{addr}{extra}"]
+        rec.detail = f"jukinet query persons={len(persons)} address_withheld={len(hidden)}"
+    rows = [[a, kanji, kana, born.isoformat(), str(sex), "" if a in hidden else f"{addr}{extra}"]
             for a, kanji, kana, born, sex, addr, extra in persons]
     return list(QUERY_ITEMS), rows
 
@@ -496,8 +500,10 @@ def _changes(person: Person, a: Answer) -> dict[str, list[Any]]:
     if a.status != person.status:
         new["status"] = a.status
     if a.status != ResidentStatus.RESIDENT or "status" in new:
-        if a.change_date != person.status_date and a.change_date is not None:
+        if a.change_date is not None:
             new["status_date"] = a.change_date.isoformat()
+        elif "status" in new:
+            new["status_date"] = None  # a change of status without its date: the old date is not it
         if a.change_reason and a.change_reason != person.status_reason:
             new["status_reason"] = a.change_reason
     out: dict[str, list[Any]] = {}

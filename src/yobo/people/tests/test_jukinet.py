@@ -27,9 +27,16 @@ from yobo.exports import services as exports
 from yobo.mynumber import checkdigit, keys
 from yobo.mynumber.models import LinkStatus, MyNumberLink
 from yobo.mynumber.services import Verification
-from yobo.people import jukinet, nonresidents
+from yobo.people import jukinet, nonresidents, protection
 from yobo.people.jukinet import Finding
-from yobo.people.models import BatchStatus, ImportBatch, NonResidentFinding, Person, PersonHistory
+from yobo.people.models import (
+    BatchStatus,
+    ImportBatch,
+    NonResidentFinding,
+    Person,
+    PersonHistory,
+    ProtectionAction,
+)
 from yobo.people.nonresidents import Applicant
 
 from .test_registry_staff import add_person
@@ -220,6 +227,9 @@ def test_the_query_is_an_approved_export_of_living_nonresidents_without_numbers(
     jukinet.check(ctx, answer(tmp_path / "a.csv", [
         found(people["dead"], 2, "鈴木　一郎", date(1940, 3, 3), sex="1", status="3", when="2026-09-30")]),
         as_of=date(2026, 11, 24))
+    rid0 = protection.request_change(make_ctx(Purpose.PROTECTION_MEASURE, duties=[Duty.CLERK]), people["same"],
+                                     ProtectionAction.SET)
+    protection.confirm(make_ctx(Purpose.PROTECTION_MEASURE, duties=[Duty.SUPERVISOR]), rid0)
     admin = make_ctx(Purpose.ADMINISTRATION, duties=[Duty.ADMIN])
     exports.permit_terminal(admin, "test-terminal", "住基ネット照会")
     clerk = make_ctx(Purpose.NONRESIDENT_REGISTRATION, duties=[Duty.CLERK])
@@ -235,6 +245,20 @@ def test_the_query_is_an_approved_export_of_living_nonresidents_without_numbers(
     assert got == {v for k, v in people.items() if k != "dead"}  # the living 住登外者 only
     assert f"{people['mover']},高橋　陽菜,タカハシ ヒナ,2024-12-01,2,東京都千代田区千代田1番1号メゾン101" in lines
     assert not any(number(i) in "".join(lines) for i in range(1, 8))
+    # 支援措置: a protected person is queried by name, birth date and sex; the address stays here.
+    assert f"{people['same']},佐藤　花,サトウ ハナ,1990-05-05,2," in lines
+
+
+def test_a_status_change_without_its_date_clears_the_old_date(
+        people: dict[str, str], make_ctx: Callable[..., Any], tmp_path: Path) -> None:
+    ctx = make_ctx(Purpose.NONRESIDENT_REGISTRATION, duties=[Duty.CLERK])
+    jukinet.check(ctx, answer(tmp_path / "a.csv", [
+        found(people["same"], 3, "佐藤　花", date(1990, 5, 5), status="2", reason="国外転出", city="")]))
+    p = Person.objects.get(atena_no=people["same"])
+    assert (p.status, p.status_date, p.status_reason) == (2, None, "国外転出")
+    h = PersonHistory.objects.filter(atena_no=people["same"]).latest("changed_at")
+    assert h.status_changed and h.changes["status"] == [1, 2] and h.changes["status_date"][1] is None
+    assert MyNumberLink.objects.get(atena_no=people["same"]).status == LinkStatus.ACTIVE  # only 死亡 flags it
 
 
 def test_commands_json_findings_and_exit_codes(people: dict[str, str], make_staff: Callable[..., Any],
