@@ -27,8 +27,6 @@ non-revealing check (``bulk_registration(check_only=True)``), which names confli
 from __future__ import annotations
 
 import csv
-import hashlib
-import json
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -49,7 +47,7 @@ from yobo.core.text import search_key
 from yobo.mynumber import checkdigit
 from yobo.mynumber import services as vault_services
 
-from . import extract
+from . import extract, nonresidents
 from .models import (
     BatchStatus,
     ChangeKind,
@@ -446,7 +444,7 @@ def _apply(ctx: AccessContext, batch: ImportBatch, answers: Sequence[Answer], s:
         for f, (_old, new) in changes.items():
             setattr(person, f, date.fromisoformat(new) if f == "status_date" and new else new)
         person.kanji_key, person.kana_key = search_key(person.name_kanji), search_key(person.name_kana)
-        person.row_hash = _row_hash(person)
+        person.row_hash = nonresidents.row_hash(person)
         person.updated_batch_id, person.updated_at = batch.pk, now
         changed.append(person)
         status_changed = "status" in changes
@@ -514,13 +512,6 @@ def _changes(person: Person, a: Answer) -> dict[str, list[Any]]:
             if old != new[f]:
                 out[f] = [old, new[f]]
     return out
-
-
-def _row_hash(person: Person) -> str:
-    # The fields of nonresidents._row_hash, from the person as it now stands.
-    fields = [person.name_kanji, person.name_kana, person.birth_date.isoformat(), person.sex, person.postal_code,
-              person.address, person.address_extra, person.phone]
-    return hashlib.md5(json.dumps(fields, ensure_ascii=False).encode(), usedforsecurity=False).hexdigest()
 
 
 # --- reading the findings ---------------------------------------------------------------------------

@@ -139,7 +139,9 @@ def _locked_pending(application_id: int, rec: Any) -> NonResidentApplication:
     return locked_pending(NonResidentApplication, application_id, "住登外者の申請", rec)
 
 
-def _row_hash(app: NonResidentApplication) -> str:
+def row_hash(app: NonResidentApplication | Person) -> str:
+    """Digest of a 住登外者's items: of the application at registration, of the person after a
+    住基ネット check changed them (``jukinet``)."""
     fields = [app.name_kanji, app.name_kana, app.birth_date.isoformat(), app.sex, app.postal_code, app.address,
               app.address_extra, app.phone]
     return hashlib.md5(json.dumps(fields, ensure_ascii=False).encode(), usedforsecurity=False).hexdigest()
@@ -160,7 +162,7 @@ def confirm(ctx: AccessContext, application_id: int) -> str:
             kana_key=search_key(app.name_kana), birth_date=app.birth_date, sex=app.sex, relationship="",
             postal_code=app.postal_code, address=app.address, address_extra=app.address_extra, phone=app.phone,
             status=ResidentStatus.RESIDENT, status_date=timezone.localdate(), status_reason="住登外者登録",
-            row_hash=_row_hash(app), created_at=now, updated_at=now,
+            row_hash=row_hash(app), created_at=now, updated_at=now,
         )
         PersonHistory.objects.create(
             municipality=app.municipality, atena_no=app.atena_no, changed_by_id=ctx.staff_id, changed_at=now,
