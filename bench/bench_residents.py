@@ -89,6 +89,7 @@ def _floor() -> dict[str, Any]:
     from django.db import connection, transaction
 
     from yobo.core import bulkload
+    from yobo.people import importer
 
     pg = connection.vendor == "postgresql"
     with connection.cursor() as cur:
@@ -101,7 +102,9 @@ def _floor() -> dict[str, Any]:
         # TRUNCATE on PostgreSQL: a DELETE would leave deferred foreign-key events that forbid the
         # index DDL. Everything here is rolled back below.
         cur.execute(f"TRUNCATE {', '.join(FLOOR_TABLES)} CASCADE" if pg else "SELECT 1")
-        if not pg:
+        if pg:  # the import's own settings (memory for the index builds above all)
+            importer.tune_transaction(cur)
+        else:
             for t in FLOOR_TABLES:
                 cur.execute(f"DELETE FROM {t}")
         t1 = time.perf_counter()

@@ -338,6 +338,18 @@ def _chunks(res: extract.ExtractResult, worker: bool) -> Iterator[extract.StageC
         proc.wait()
 
 
+def tune_transaction(cur: Any) -> None:
+    """PostgreSQL settings of a batch transaction (``SET LOCAL``: this transaction only). The
+    benchmark's storage floor uses them too, so that it measures what the import could reach."""
+    # Index probes are cheap on the SSDs a registry runs on; with the default cost (4) the planner
+    # hashes whole 1M-row tables for a 10k-row diff.
+    cur.execute("SET LOCAL random_page_cost = 1.1")
+    # Sorts and hashes of whole-file steps (delta join, duplicate and vault GROUP BYs) in memory
+    # rather than in temporary files; index builds of a first load in one pass.
+    cur.execute("SET LOCAL work_mem = '64MB'")
+    cur.execute("SET LOCAL maintenance_work_mem = '256MB'")
+
+
 def _run(ctx: AccessContext, res: extract.ExtractResult, batch: ImportBatch, summary: ImportSummary, *,
          full: bool, skip_invalid: bool, progress: bool, note: Callable[[Problem], None], worker: bool) -> None:
     m = settings.MUNICIPALITY_CODE
@@ -354,14 +366,7 @@ def _run(ctx: AccessContext, res: extract.ExtractResult, batch: ImportBatch, sum
         if _pg():
             # One import per municipality at a time; a second waits instead of failing on the unique keys.
             cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"people.import.{m}"])
-            # Index probes are cheap on the SSDs a registry runs on; with the default cost (4) the
-            # planner hashes whole 1M-row tables for a 10k-row diff. Local to this transaction.
-            cur.execute("SET LOCAL random_page_cost = 1.1")
-            # Sorts and hashes of whole-file steps (delta join, duplicate and vault GROUP BYs) in
-            # memory rather than in temporary files; index builds of a first load in one pass.
-            # This transaction only.
-            cur.execute("SET LOCAL work_mem = '64MB'")
-            cur.execute("SET LOCAL maintenance_work_mem = '256MB'")
+            tune_transaction(cur)
         _run_staged(ctx, cur, res, batch, summary, full=full, skip_invalid=skip_invalid, bar=bar, note=note,
                     worker=worker, ph=ph)
 
