@@ -105,6 +105,9 @@ FINDING_LABELS: dict[str, str] = {
 # Every finding but MOVED_IN leaves the person unchanged; MOVED_IN is noted and the items are still
 # brought up to date (the switch to the register's 宛名番号 is two staff members' decision).
 
+M_REQUIRED_IF_FOUND = (
+    "照会結果が1(該当あり)の行では必須です。値を入れてください。 / required when 照会結果 is 1 (found); fill it in."
+)
 M_RESULT = "照会結果は 1(該当あり) または 0(該当なし) です。 / use 1 (found) or 0 (not found)."
 M_MUNICIPALITY = "市区町村コードは6桁の数字です。 / a municipality code has 6 digits."
 M_DUP = "照会番号が重複しています（{first}行目と{row}行目）。 / duplicate 照会番号 on rows {first} and {row}."
@@ -290,7 +293,7 @@ def _answer(file: str, row: int, cells: list[str], index: dict[str, int], today:
     if found:
         for col in REQUIRED_IF_FOUND:
             if not cell(col):
-                bad(col, f"該当ありの行では必須です。 / required when found. {extract.M_REQUIRED_EMPTY}")
+                bad(col, M_REQUIRED_IF_FOUND)
         a.name_kanji, a.address = cell(extract.NAME_KANJI), cell(extract.ADDRESS)
         if cell(extract.MY_NUMBER):
             try:
@@ -347,6 +350,34 @@ def check(ctx: AccessContext, path: str | Path, *, encoding: str = "auto", as_of
     s = CheckSummary(file=p.name)
     started = timezone.now()
     try:
+        # The door first: a staff member without the purpose is refused before the file is read.
+        with door(ctx, Operation.BATCH, resource=RESOURCE) as rec:
+            answers = _validated(p, s, encoding, as_of, on_problem)
+            batch = ImportBatch.objects.create(
+                municipality=settings.MUNICIPALITY_CODE, status=BatchStatus.APPLIED, mode=MODE,
+                file_name=p.name[:255], file_sha256=s.file_sha256, file_size=p.stat().st_size, encoding=s.encoding,
+                operator_id=ctx.staff_id, terminal=ctx.terminal[:64], request_id=ctx.request_id[:64],
+                started_at=started, rows_read=len(answers),
+            )
+            s.batch_id = batch.pk
+            _apply(ctx, batch, answers, s)
+            s.applied = True
+            batch.updated, batch.unchanged, batch.finished_at = s.updated, s.unchanged, timezone.now()
+            batch.summary = {"findings": s.findings, "status_changes": s.status_changes, "warnings": len(s.warnings)}
+            batch.save(update_fields=["updated", "unchanged", "finished_at", "summary"])
+            rec.targets = [a.atena_no for a in answers] or [""]
+            rec.detail = (f"jukinet check batch={batch.pk} updated={s.updated} unchanged={s.unchanged} "
+                          f"findings={sum(s.findings.values())}")
+    except CheckRejected:
+        s.batch_id = _record_rejected(ctx, p, s, started)
+        raise
+    return s
+
+
+def _validated(p: Path, s: CheckSummary, encoding: str, as_of: date | None,
+               on_problem: Callable[[Problem], None] | None) -> list[Answer]:
+    """The file's rows, or ``CheckRejected`` with every problem in ``s`` (each passed to ``on_problem``)."""
+    try:
         answers, problems, s.encoding = read_answer(p, encoding=encoding, as_of=as_of)
     except extract.ExtractError as exc:
         answers, problems = [], [Problem(p.name, None, None, str(exc))]
@@ -358,26 +389,10 @@ def check(ctx: AccessContext, path: str | Path, *, encoding: str = "auto", as_of
         if on_problem:
             on_problem(x)
     if s.problems:
-        s.batch_id = _record_rejected(ctx, p, s, started)
         raise CheckRejected(
             f"{p.name}: {len(s.problems)}件の問題があるため取り込みませんでした（何も更新していません）。"
             f" / refused: {len(s.problems)} problem(s); nothing was applied.", s)
-    with door(ctx, Operation.BATCH, resource=RESOURCE) as rec:
-        batch = ImportBatch.objects.create(
-            municipality=settings.MUNICIPALITY_CODE, status=BatchStatus.APPLIED, mode=MODE, file_name=p.name[:255],
-            file_sha256=s.file_sha256, file_size=p.stat().st_size, encoding=s.encoding, operator_id=ctx.staff_id,
-            terminal=ctx.terminal[:64], request_id=ctx.request_id[:64], started_at=started, rows_read=len(answers),
-        )
-        s.batch_id = batch.pk
-        _apply(ctx, batch, answers, s)
-        s.applied = True
-        batch.updated, batch.unchanged, batch.finished_at = s.updated, s.unchanged, timezone.now()
-        batch.summary = {"findings": s.findings, "status_changes": s.status_changes, "warnings": len(s.warnings)}
-        batch.save(update_fields=["updated", "unchanged", "finished_at", "summary"])
-        rec.targets = [a.atena_no for a in answers] or [""]
-        rec.detail = (f"jukinet check batch={batch.pk} updated={s.updated} unchanged={s.unchanged} "
-                      f"findings={sum(s.findings.values())}")
-    return s
+    return answers
 
 
 def _record_rejected(ctx: AccessContext, p: Path, s: CheckSummary, started: Any) -> int:

@@ -286,6 +286,10 @@ def test_commands_json_findings_and_exit_codes(people: dict[str, str], make_staf
     assert exc.value.returncode == 2
     assert "bad.csv: 2行目 (row 2) 列「照会番号」" in capsys.readouterr().err
     entry = make_staff("jkentry", duties=[Duty.ENTRY])
-    with pytest.raises(CommandError) as exc3:
-        call_command("residents", "jukinet-check", str(f), "--as", entry.username, stdout=io.StringIO())
-    assert exc3.value.returncode == 3
+    batches = ImportBatch.objects.count()
+    for file in (f, bad):  # refused before the file is read: a bad file is not even reported
+        with pytest.raises(CommandError) as exc3:
+            call_command("residents", "jukinet-check", str(file), "--as", entry.username, stdout=io.StringIO())
+        assert exc3.value.returncode == 3
+    assert ImportBatch.objects.count() == batches
+    assert "照会番号" not in capsys.readouterr().err
