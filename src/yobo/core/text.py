@@ -18,8 +18,9 @@ def hira_to_kata(s: str) -> str:
 
 
 def kana_fullwidth(s: str) -> str:
-    """Half-width katakana (ｶﾅ) to full-width (カナ), keeping the rest; spaces kept (as given)."""
-    return unicodedata.normalize("NFKC", s)
+    """A name reading as stored: half-width katakana (ｶﾅ) made full-width (カナ), and each run of
+    spaces (either width) one ideographic space, as the register import stores カナ氏名."""
+    return "\u3000".join(unicodedata.normalize("NFKC", s).split())
 
 
 def search_key(s: str) -> str:

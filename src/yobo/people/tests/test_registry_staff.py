@@ -4,6 +4,7 @@ measures (支援措置) with second-staff confirmation and masking, non-register
 from __future__ import annotations
 
 import random
+import unicodedata
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -18,6 +19,7 @@ from hypothesis import strategies as st
 from yobo.audit.models import AccessLogEntry
 from yobo.core.errors import AccessDenied, InputRejected
 from yobo.core.purposes import Duty, Operation, Purpose, Result
+from yobo.core.text import is_katakana
 from yobo.mynumber import checkdigit, keys
 from yobo.mynumber import selectors as vault_selectors
 from yobo.mynumber.models import IdentityVerification, MyNumberLink
@@ -472,7 +474,7 @@ def test_nonresident_is_pending_until_another_staff_member_confirms(
     assert nonresidents.confirm(b, app_id) == atena
     found = lookup.search(make_ctx(), lookup.Criteria(name="たかはし")).persons
     assert [p.atena_no for p in found] == [atena] and found[0].source == Source.NON_REGISTERED
-    assert found[0].name_kana == "タカハシ ヒナ" and found[0].postal_code == "1000001"
+    assert found[0].name_kana == "タカハシ　ヒナ" and found[0].postal_code == "1000001"
     v = IdentityVerification.objects.get(atena_no=atena)
     assert v.verified_by_id == a.staff_id and v.confirmed_by_id == b.staff_id
     assert vault_selectors.status(b, atena).registered
@@ -485,6 +487,40 @@ def test_nonresident_is_pending_until_another_staff_member_confirms(
     logged = entries(target=atena)
     assert {e.purpose for e in logged} == {Purpose.NONRESIDENT_REGISTRATION.value, Purpose.PERSON_INQUIRY.value}
     assert not AccessLogEntry.objects.filter(detail__contains=number).exists()
+
+
+def _half_width_table() -> dict[int, str]:
+    """Full-width katakana → the half-width form that NFKC brings back (voiced ones as two marks)."""
+    out: dict[int, str] = {0x3000: " "}
+    bases = [chr(c) for c in range(0xFF66, 0xFF9E)]
+    for h in bases + [b + m for b in bases for m in ("\uff9e", "\uff9f")]:
+        full = unicodedata.normalize("NFKC", h)
+        if len(full) == 1 and ord(full) not in out:
+            out[ord(full)] = h
+    return out
+
+
+_HALF = _half_width_table()
+_KATAKANA = st.text(alphabet=st.characters(min_codepoint=0x30A1, max_codepoint=0x30F6), min_size=1, max_size=6)
+
+
+@hsettings(max_examples=60, deadline=None)
+@given(parts=st.lists(_KATAKANA, min_size=1, max_size=3), half=st.booleans(),
+       gaps=st.lists(st.sampled_from([" ", "\u3000", "  ", " \u3000"]), min_size=2, max_size=2))
+def test_a_reading_keyed_on_the_web_is_stored_as_the_register_stores_it(parts: list[str], half: bool,
+                                                                         gaps: list[str]) -> None:
+    """住登外者 (web) and register (import) persons share one stored form of カナ氏名: full-width
+    katakana, one ideographic space between parts, whatever width or spaces were typed."""
+    from yobo.core.text import kana_fullwidth
+    from yobo.people import extract
+
+    typed = "".join(p + (gaps[i % 2] if i < len(parts) - 1 else "") for i, p in enumerate(parts))
+    if half:  # as keyed on a half-width IME setting (NFKC brings these back)
+        typed = typed.translate(_HALF)
+    assume(is_katakana(typed))
+    got = kana_fullwidth(typed)
+    kana = extract._kana(typed)
+    assert kana is not None and got == kana[0] == "\u3000".join(parts)
 
 
 def test_nonresident_numbers_are_consecutive_and_skip_register_numbers(
