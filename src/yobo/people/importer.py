@@ -246,12 +246,8 @@ def import_extract(
 
     try:
         with door(ctx, Operation.BATCH, resource=RESOURCE) as rec:
-            batch = ImportBatch.objects.create(
-                municipality=settings.MUNICIPALITY_CODE, status=BatchStatus.APPLIED, mode=summary.mode,
-                skip_invalid=skip_invalid, file_name=p.name[:255], file_sha256=summary.file_sha256,
-                file_size=p.stat().st_size, encoding=res.encoding, operator_id=ctx.staff_id,
-                terminal=ctx.terminal[:64], request_id=ctx.request_id[:64], started_at=started,
-            )
+            batch = new_batch(ctx, p, status=BatchStatus.APPLIED, mode=summary.mode, sha256=summary.file_sha256,
+                              encoding=res.encoding, started=started, skip_invalid=skip_invalid)
             summary.batch_id = batch.pk
             _run(ctx, res, batch, summary, full=full, skip_invalid=skip_invalid, progress=progress, note=note,
                  worker=worker)
@@ -286,14 +282,22 @@ def _record_unapplied(ctx: AccessContext, p: Path, s: ImportSummary, started: An
     if not s.file_sha256 and p.is_file():  # the reader computes it as it ends; a failed run may not get there
         s.file_sha256 = file_sha256(p)
     with transaction.atomic():
-        b = ImportBatch.objects.create(
-            municipality=settings.MUNICIPALITY_CODE, status=status, mode=s.mode, file_name=p.name[:255],
-            file_sha256=s.file_sha256, file_size=p.stat().st_size if p.is_file() else 0, encoding=encoding,
-            operator_id=ctx.staff_id, terminal=ctx.terminal[:64], request_id=ctx.request_id[:64],
-            started_at=started, finished_at=timezone.now(), rows_read=s.rows_read, rejected=s.rejected,
-            summary={"problems": s.problem_count, "warnings": s.warning_count},
-        )
+        b = new_batch(ctx, p, status=status, mode=s.mode, sha256=s.file_sha256, encoding=encoding, started=started,
+                      finished_at=timezone.now(), rows_read=s.rows_read, rejected=s.rejected,
+                      summary={"problems": s.problem_count, "warnings": s.warning_count})
     return b.pk
+
+
+def new_batch(ctx: AccessContext, p: Path, *, status: str, mode: str, sha256: str, encoding: str, started: Any,
+              **fields: Any) -> ImportBatch:
+    """A batch row: which file, who, from where, when (every run of a file that changes persons:
+    the register import, the 住基ネット check); ``fields`` are its counts and the rest."""
+    return ImportBatch.objects.create(
+        municipality=settings.MUNICIPALITY_CODE, status=status, mode=mode, file_name=p.name[:255],
+        file_sha256=sha256, file_size=p.stat().st_size if p.is_file() else 0, encoding=encoding,
+        operator_id=ctx.staff_id, terminal=ctx.terminal[:64], request_id=ctx.request_id[:64], started_at=started,
+        **fields,
+    )
 
 
 def _chunks(res: extract.ExtractResult, worker: bool) -> Iterator[extract.StageChunk]:

@@ -48,6 +48,7 @@ from yobo.mynumber import checkdigit
 from yobo.mynumber import services as vault_services
 
 from . import extract, nonresidents
+from .importer import new_batch
 from .models import (
     BatchStatus,
     ChangeKind,
@@ -353,12 +354,8 @@ def check(ctx: AccessContext, path: str | Path, *, encoding: str = "auto", as_of
         # The door first: a staff member without the purpose is refused before the file is read.
         with door(ctx, Operation.BATCH, resource=RESOURCE) as rec:
             answers = _validated(p, s, encoding, as_of, on_problem)
-            batch = ImportBatch.objects.create(
-                municipality=settings.MUNICIPALITY_CODE, status=BatchStatus.APPLIED, mode=MODE,
-                file_name=p.name[:255], file_sha256=s.file_sha256, file_size=p.stat().st_size, encoding=s.encoding,
-                operator_id=ctx.staff_id, terminal=ctx.terminal[:64], request_id=ctx.request_id[:64],
-                started_at=started, rows_read=len(answers),
-            )
+            batch = new_batch(ctx, p, status=BatchStatus.APPLIED, mode=MODE, sha256=s.file_sha256,
+                              encoding=s.encoding, started=started, rows_read=len(answers))
             s.batch_id = batch.pk
             _apply(ctx, batch, answers, s)
             s.applied = True
@@ -397,13 +394,10 @@ def _validated(p: Path, s: CheckSummary, encoding: str, as_of: date | None,
 
 def _record_rejected(ctx: AccessContext, p: Path, s: CheckSummary, started: Any) -> int:
     with transaction.atomic():
-        b = ImportBatch.objects.create(
-            municipality=settings.MUNICIPALITY_CODE, status=BatchStatus.REJECTED, mode=MODE, file_name=p.name[:255],
-            file_sha256=s.file_sha256, file_size=p.stat().st_size if p.is_file() else 0, encoding=s.encoding,
-            operator_id=ctx.staff_id, terminal=ctx.terminal[:64], request_id=ctx.request_id[:64], started_at=started,
-            finished_at=timezone.now(), rows_read=s.rows_read, rejected=len({x.row for x in s.problems}),
-            summary={"problems": len(s.problems), "warnings": len(s.warnings)},
-        )
+        b = new_batch(ctx, p, status=BatchStatus.REJECTED, mode=MODE, sha256=s.file_sha256, encoding=s.encoding,
+                      started=started, finished_at=timezone.now(), rows_read=s.rows_read,
+                      rejected=len({x.row for x in s.problems}),
+                      summary={"problems": len(s.problems), "warnings": len(s.warnings)})
     return int(b.pk)
 
 
