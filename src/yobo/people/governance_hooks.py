@@ -6,11 +6,17 @@ at least 5; the newest row of each person is never due, so the trail always ends
 current version. The person record itself is never deleted while resident; moved-out and deceased
 persons are listed for review by governance (``people.left``), and the disclosure parts of the
 person and their history are governance's own.
+
+``people.batch_review`` 連携の確認リスト — what a batch listed for staff (persons missing from a
+complete snapshot, 住基ネット check findings) with their reviews (``people.review``) falls due 5
+years after its batch, at least 1 (the notices' lists' years: a working list of a clerk's, like a
+target list); the latest applied batch of each kind is never due, since it is the current list.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime, time
+from typing import Any
 
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
@@ -20,7 +26,7 @@ from yobo.core.context import AccessContext
 from yobo.core.purposes import Operation
 from yobo.governance import registry
 
-from .models import PersonHistory
+from .models import BatchAbsence, BatchStatus, ImportBatch, NonResidentFinding, PersonHistory
 
 BASIS = "接種記録と同じ (予防接種法施行令第6条の2: 5年以上; 評価書: 20年以上); 各人の最新の履歴は残す"
 
@@ -48,7 +54,37 @@ def _purge(ctx: AccessContext, cutoff: date) -> int:
     return n
 
 
+REVIEW_BASIS = "対象者抽出の一覧と同じ (紙書類5年: 評価書); 種類ごとの最新の一覧は残す"
+_LISTING_MODES = ("full", "jkn")
+
+
+def _review_due(cutoff: date) -> list[QuerySet[Any]]:
+    start = datetime.combine(cutoff, time.min, tzinfo=timezone.get_current_timezone())
+    batches = ImportBatch.objects.filter(municipality=_m(), mode__in=_LISTING_MODES, started_at__lt=start)
+    for mode in _LISTING_MODES:
+        latest = (ImportBatch.objects.filter(municipality=_m(), mode=mode, status=BatchStatus.APPLIED)
+                  .order_by("-pk").values_list("pk", flat=True).first())
+        if latest is not None:
+            batches = batches.exclude(pk=latest)
+    ids = batches.values("pk")
+    return [BatchAbsence.objects.filter(batch_id__in=ids), NonResidentFinding.objects.filter(batch_id__in=ids)]
+
+
+def _review_purge(ctx: AccessContext, cutoff: date) -> int:
+    with door(ctx, Operation.DELETE, resource="people.batch", detail=f"retention before={cutoff}") as rec:
+        n = 0
+        for qs in _review_due(cutoff):
+            n += int(qs._raw_delete(qs.db))
+        rec.detail = f"retention delete review lists before={cutoff} n={n}"
+    return n
+
+
 def register() -> None:
+    registry.register_record_type(registry.RecordType(
+        "people.batch_review", "連携の確認リスト（全件ファイルにない宛名・住基ネット確認の要確認）", 5, REVIEW_BASIS,
+        "delete", lambda ctx, cutoff: sum(int(qs.count()) for qs in _review_due(cutoff)), _review_purge,
+        min_years=1, count_held=lambda ctx: int(BatchAbsence.objects.filter(municipality=_m()).count()
+                                                + NonResidentFinding.objects.filter(municipality=_m()).count())))
     registry.register_record_type(registry.RecordType(
         "people.history", "宛名の異動・変更履歴", 20, BASIS, "delete",
         lambda ctx, cutoff: int(_due(cutoff).count()), _purge, min_years=5,

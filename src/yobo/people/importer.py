@@ -45,7 +45,7 @@ from yobo.core.errors import AccessDenied, InputRejected
 from yobo.core.purposes import Operation
 from yobo.mynumber import services as mynumber_services
 
-from . import extract
+from . import extract, review
 from .extract import ERROR, Problem, RejectedRow
 from .models import BatchStatus, ImportBatch, Person, ResidentStatus, Source
 
@@ -692,12 +692,21 @@ def _apply(cur: Any, m: str, batch: ImportBatch, summary: ImportSummary, *, full
     if full:
         with ph("apply_absent"):
             cur.execute(f"CREATE UNIQUE INDEX {STAGE}_atena ON {STAGE} (atena_no)")
+            # A person absent from the previous snapshot too, and not changed by any batch since,
+            # keeps the review staff recorded there (people.review): looked at once, not daily.
+            prev = review.previous_batch("full", b)
+            prev = -1 if prev is None else prev
             cur.execute(
-                f"INSERT INTO people_batch_absence (batch_id, municipality, atena_no, status) "
-                f"SELECT %s, p.municipality, p.atena_no, p.status FROM {person} p WHERE p.municipality = %s "
+                f"INSERT INTO people_batch_absence (batch_id, municipality, atena_no, status, reviewed_by_id, "
+                f"reviewed_at, review_note) "
+                f"SELECT %s, p.municipality, p.atena_no, p.status, a.reviewed_by_id, a.reviewed_at, "
+                f"COALESCE(a.review_note, '') FROM {person} p "
+                f"LEFT JOIN people_batch_absence a ON a.batch_id = %s AND a.atena_no = p.atena_no "
+                f"AND a.reviewed_at IS NOT NULL AND (p.updated_batch_id IS NULL OR p.updated_batch_id <= %s) "
+                f"WHERE p.municipality = %s "
                 f"AND p.source = 'juki' AND NOT EXISTS (SELECT 1 FROM {STAGE} s WHERE s.atena_no = p.atena_no) "
                 f"AND NOT EXISTS (SELECT 1 FROM {STAGE_REJECTED} r WHERE r.atena_no = p.atena_no)",
-                [b, m],
+                [b, prev, prev, m],
             )
             summary.absent = max(cur.rowcount, 0)
 

@@ -47,7 +47,7 @@ from yobo.core.text import search_key
 from yobo.mynumber import checkdigit
 from yobo.mynumber import services as vault_services
 
-from . import extract, nonresidents
+from . import extract, nonresidents, review
 from .importer import new_batch
 from .models import (
     BatchStatus,
@@ -470,6 +470,7 @@ def _apply(ctx: AccessContext, batch: ImportBatch, answers: Sequence[Answer], s:
     Person.objects.bulk_update(changed, [*_FIELDS, "kanji_key", "kana_key", "row_hash", "updated_batch_id",
                                          "updated_at"], batch_size=500)
     PersonHistory.objects.bulk_create(history, batch_size=500)
+    review.carry_over(batch, findings)  # a person looked at last time is not listed as new again
     NonResidentFinding.objects.bulk_create(findings, batch_size=500)
     if deceased:
         vault_services.bulk_set_deceased(ctx, deceased)
@@ -526,28 +527,11 @@ def _changes(person: Person, a: Answer) -> dict[str, list[Any]]:
 # --- reading the findings ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class FindingView:
-    atena_no: str
-    code: str
-    label: str
-    row: int
-    name_kanji: str
-
-
-def findings(ctx: AccessContext, batch_id: int | None = None) -> tuple[ImportBatch | None, list[FindingView]]:
+def findings(ctx: AccessContext, batch_id: int | None = None) -> tuple[ImportBatch | None, list[review.ReviewItem]]:
     """The findings of a check batch (the latest applied check when ``batch_id`` is None), with each
-    person's registered name. One READ entry naming the persons listed."""
-    m = settings.MUNICIPALITY_CODE
-    with door(ctx, Operation.READ, resource=RESOURCE, detail="jukinet findings") as rec:
-        qs = ImportBatch.objects.filter(municipality=m, mode=MODE, status=BatchStatus.APPLIED)
-        batch = (qs.filter(pk=batch_id) if batch_id is not None else qs.order_by("-started_at", "-pk")).first()
-        if batch is None:
-            return None, []
-        rows = list(NonResidentFinding.objects.filter(batch=batch).order_by("row")
-                    .values_list("atena_no", "code", "row"))
-        names = dict(Person.objects.filter(municipality=m, atena_no__in=[r[0] for r in rows])
-                     .values_list("atena_no", "name_kanji"))
-        rec.targets = [r[0] for r in rows] or [str(batch.pk)]
-        rec.detail = f"jukinet findings batch={batch.pk} n={len(rows)}"
-    return batch, [FindingView(a, c, FINDING_LABELS.get(c, c), r, names.get(a, "")) for a, c, r in rows]
+    person's registered name and review (``people.review``: one READ entry naming the persons listed)."""
+    qs = ImportBatch.objects.filter(municipality=settings.MUNICIPALITY_CODE, mode=MODE, status=BatchStatus.APPLIED)
+    batch = (qs.filter(pk=batch_id) if batch_id is not None else qs.order_by("-started_at", "-pk")).first()
+    if batch is None:
+        return None, []
+    return review.items(ctx, batch.pk)

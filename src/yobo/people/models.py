@@ -172,7 +172,22 @@ class PersonHistory(models.Model):
         return f"{self.kind} {self.atena_no} ({self.changed_at:%Y-%m-%d})"
 
 
-class BatchAbsence(models.Model):
+class Reviewed(models.Model):
+    """Who looked at an item a batch left for staff, when, and what they found (確認記録).
+
+    A later batch that lists the same person for the same reason again carries the review over
+    (``people.review``), so a person absent from every daily snapshot is looked at once."""
+
+    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
+                                    null=True, blank=True)
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    review_note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class BatchAbsence(Reviewed):
     """A person on record but missing from a ``--full`` snapshot (連携ファイルに存在しない宛名), for
     review. Nothing is deleted or changed because of it."""
 
@@ -189,7 +204,7 @@ class BatchAbsence(models.Model):
         return f"absent {self.atena_no} (batch {self.batch_id})"
 
 
-class NonResidentFinding(models.Model):
+class NonResidentFinding(Reviewed):
     """What a 住基ネット check (住基ネットによる住登外者の整合性確認, ``people.jukinet``) left for staff:
     a 住登外者 it could not bring up to date by itself (not found, another person's items, a number
     that differs) or one now living in this city. ``code`` is a ``jukinet.Finding``; ``row`` the

@@ -19,7 +19,7 @@ from yobo.core.errors import InputRejected
 from yobo.core.purposes import Operation
 from yobo.core.text import search_key
 
-from .models import BatchAbsence, ImportBatch, Person, PersonHistory, ResidentStatus, Sex, Source
+from .models import ImportBatch, Person, PersonHistory, ResidentStatus, Sex, Source
 
 RESOURCE = "people.person"
 BATCH_RESOURCE = "people.batch"
@@ -102,6 +102,7 @@ class BatchView:
     unchanged: int
     rejected: int
     absent: int
+    summary: dict[str, Any]
 
 
 def _m() -> str:
@@ -192,20 +193,22 @@ def batches(ctx: AccessContext, limit: int = 20) -> list[BatchView]:
                 :limit
             ]
         )
-    return [
-        BatchView(b.pk, b.status, b.mode, b.file_name, b.file_sha256, b.operator.username, b.terminal, b.started_at,
-                  b.finished_at, b.rows_read, b.inserted, b.updated, b.unchanged, b.rejected, b.absent)
-        for b in rows
-    ]
+    return [_batch_view(b) for b in rows]
 
 
-def absences(ctx: AccessContext, batch_id: int) -> list[tuple[str, int]]:
-    """(宛名番号, 住民区分) of the persons missing from a ``--full`` snapshot, for review."""
+def batch(ctx: AccessContext, batch_id: int) -> BatchView:
+    """One import batch (連携の結果): counts only, no personal data."""
     with door(ctx, Operation.READ, resource=BATCH_RESOURCE, target=str(batch_id)):
-        return list(
-            BatchAbsence.objects.filter(batch_id=batch_id, municipality=_m())
-            .order_by("atena_no").values_list("atena_no", "status")
-        )
+        b = ImportBatch.objects.filter(municipality=_m(), pk=batch_id).select_related("operator").first()
+    if b is None:
+        raise InputRejected(f"バッチ {batch_id} はありません。 / No batch {batch_id}.")
+    return _batch_view(b)
+
+
+def _batch_view(b: ImportBatch) -> BatchView:
+    return BatchView(b.pk, b.status, b.mode, b.file_name, b.file_sha256, b.operator.username, b.terminal,
+                     b.started_at, b.finished_at, b.rows_read, b.inserted, b.updated, b.unchanged, b.rejected,
+                     b.absent, dict(b.summary or {}))
 
 
 def suspended_among(atena_nos: list[str]) -> set[str]:

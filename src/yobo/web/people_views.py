@@ -24,7 +24,7 @@ from yobo.core.errors import AccessDenied, InputRejected
 from yobo.core.purposes import PURPOSE_LABELS, PURPOSE_OPERATIONS, Operation, Purpose
 from yobo.core.wareki import DateFormatError, parse_date
 from yobo.mynumber.services import AgentKind, IdentityDocument, NumberCheckMethod, Verification
-from yobo.people import jukinet, lookup, nonresidents, protection, switch
+from yobo.people import jukinet, lookup, nonresidents, protection, review, selectors, switch
 from yobo.people.nonresidents import Sex, Source
 from yobo.people.protection import ProtectionAction
 
@@ -382,3 +382,66 @@ def switch_decide(request: HttpRequest, switch_id: str, decision: str) -> HttpRe
     except InputRejected as exc:
         messages.error(request, str(exc))
     return HttpResponseRedirect("/people/nonresidents/")
+
+
+# --- 住民記録連携の結果と確認 (purpose P01; a 住基ネット check's items P03) ----------------------------
+
+MODE_LABELS = {"full": "全件", "diff": "差分", "jkn": "住基ネット確認"}
+
+
+@login_required
+@require_GET
+def batch_list(request: HttpRequest) -> HttpResponse:
+    """連携の履歴: the latest batches with their counts and how many listed items wait for review."""
+    try:
+        ctx = context_for_request(request, Purpose.RESIDENT_SYNC)
+        rows = selectors.batches(ctx, limit=50)
+    except AccessDenied as exc:
+        return _denied(request, exc)
+    counts = review.open_counts([b.id for b in rows])
+    return render(request, "people/batches.html", {
+        "rows": [(b, MODE_LABELS.get(b.mode, b.mode), counts.get(b.id, (0, 0))) for b in rows]})
+
+
+@login_required
+@require_GET
+def batch_detail(request: HttpRequest, batch_id: str) -> HttpResponse:
+    """One batch: file, who, counts; and what it left for review (persons missing from a complete
+    snapshot, 住基ネット findings) with a form to record each review. The list is one READ entry
+    naming the persons shown, under the items' own purpose."""
+    try:
+        ctx = context_for_request(request, Purpose.RESIDENT_SYNC)
+        b = selectors.batch(ctx, int(batch_id))
+        items: list[review.ReviewItem] = []
+        if b.status == "applied" and b.mode in ("full", "jkn"):
+            _, items = review.items(ctx, b.id)
+    except AccessDenied as exc:
+        return _denied(request, exc)
+    except InputRejected as exc:
+        return render(request, "people/not_found.html", {"message": str(exc), "title": "バッチが見つかりません"},
+                      status=404)
+    show = request.GET.get("show", "open")
+    shown = [i for i in items if show == "all" or not i.reviewed]
+    purpose = review.purpose_of_mode(b.mode)
+    return render(request, "people/batch.html", {
+        "b": b, "mode_label": MODE_LABELS.get(b.mode, b.mode), "items": shown, "total": len(items),
+        "open": sum(1 for i in items if not i.reviewed), "show": show, "purpose": purpose.value,
+        "summary": sorted((k, v) for k, v in b.summary.items() if not isinstance(v, (dict, list))),
+        "breakdowns": sorted((k, v) for k, v in b.summary.items() if isinstance(v, dict) and v),
+    })
+
+
+@login_required
+@require_POST
+def batch_review(request: HttpRequest, batch_id: str, atena_no: str) -> HttpResponse:
+    """確認の記録: the note says what was found (never a number)."""
+    try:
+        ctx = context_for_request(request, Purpose.RESIDENT_SYNC)
+        n = review.mark(ctx, int(batch_id), atena_no, request.POST.get("note", ""))
+        messages.success(request, f"宛名番号 {atena_no} の確認を記録しました"
+                                  + (f"（後のバッチの同じ項目 {n - 1} 件にも）。" if n > 1 else "。"))
+    except AccessDenied as exc:
+        return _denied(request, exc)
+    except InputRejected as exc:
+        messages.error(request, str(exc))
+    return HttpResponseRedirect(f"/people/batches/{int(batch_id)}/")

@@ -14,6 +14,7 @@ from yobo.core.purposes import PURPOSE_LABELS, Purpose
 PURPOSE_PAGES: dict[Purpose, str] = {
     Purpose.ADMINISTRATION: "/staff/",
     Purpose.AUDIT_REVIEW: "/audit/",
+    Purpose.RESIDENT_SYNC: "/people/batches/",
     Purpose.PERSON_INQUIRY: "/people/?purpose=P02",
     Purpose.NONRESIDENT_REGISTRATION: "/people/nonresidents/",
     Purpose.PROTECTION_MEASURE: "/people/?purpose=P04",

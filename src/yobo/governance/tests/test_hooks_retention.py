@@ -27,7 +27,7 @@ OWN_TYPES = {
     "immunizations.dose", "immunizations.entry_batch", "immunizations.vrs_match", "notices.target_list",
     "notices.print_batch", "certificates.application", "exchange.query_result", "exchange.query",
     "exchange.provision", "exchange.copy", "fees.status", "fees.decision", "fees.claim", "relief.claim",
-    "people.history",
+    "people.history", "people.batch_review",
 }
 
 
@@ -68,7 +68,7 @@ def seed(staff: Any) -> dict[str, Any]:
     from yobo.fees.models import ClaimLine, ClinicClaim, ExemptionDecision, StatusRecord, TaxQuery
     from yobo.immunizations.models import DoseCorrection, EntryBatch, VrsMatchLine, VrsMatchRun
     from yobo.notices.models import PrintBatch, Reminder, TargetEntry, TargetList, Voucher
-    from yobo.people.models import PersonHistory
+    from yobo.people.models import BatchAbsence, ImportBatch, NonResidentFinding, PersonHistory
     from yobo.relief.models import Claim, Payment
 
     o: dict[str, Any] = {}
@@ -176,11 +176,24 @@ def seed(staff: Any) -> dict[str, Any]:
         PersonHistory.objects.create(municipality=M, atena_no=p.atena_no, changed_at=at(d), kind="updated", status=1)
     PersonHistory.objects.create(municipality=M, atena_no="900002", changed_at=at(date(2001, 1, 1)), kind="created",
                                  status=1)
+    # review lists (5 years: cutoff 2021-11-23): an old snapshot's and an old check's lists go; the
+    # latest of each kind stays however old (it is the current list), as does a recent one
+    for mode, started, n in (("full", date(2020, 6, 1), 2), ("full", date(2021, 6, 1), 1), ("jkn", date(2019, 6, 1), 1),
+                             ("jkn", date(2026, 1, 1), 1), ("diff", date(2019, 1, 1), 0)):
+        b = ImportBatch.objects.create(municipality=M, status="applied", mode=mode, file_name=f"{mode}.csv",
+                                       file_sha256="0" * 64, operator=staff, terminal="t", started_at=at(started))
+        for i in range(n):
+            if mode == "full":
+                BatchAbsence.objects.create(batch=b, municipality=M, atena_no=f"90001{i}", status=1)
+            else:
+                NonResidentFinding.objects.create(batch=b, municipality=M, atena_no=f"90002{i}", code="not_found",
+                                                  row=i + 2)
     o["expected"] = {
         "immunizations.dose": 3, "immunizations.entry_batch": 1, "immunizations.vrs_match": 1,
         "notices.target_list": 1, "notices.print_batch": 1, "certificates.application": 2,
         "exchange.query_result": 2, "exchange.query": 1, "exchange.provision": 1, "exchange.copy": 1,
         "fees.status": 1, "fees.decision": 1, "fees.claim": 1, "relief.claim": 1, "people.history": 2,
+        "people.batch_review": 3,
     }
     return o
 
@@ -204,7 +217,7 @@ def test_deletion_run_removes_exactly_the_due_records_of_every_type(
     from yobo.fees.models import ClaimLine, ClinicClaim, ExemptionDecision, StatusRecord, TaxQuery
     from yobo.immunizations.models import Dose, DoseCorrection, EntryBatch, VrsMatchLine, VrsMatchRun
     from yobo.notices.models import PrintBatch, Reminder, TargetEntry, TargetList, Voucher
-    from yobo.people.models import PersonHistory
+    from yobo.people.models import BatchAbsence, NonResidentFinding, PersonHistory
     from yobo.relief.models import Claim, Payment
 
     monkeypatch.chdir(tmp_path)
@@ -267,6 +280,8 @@ def test_deletion_run_removes_exactly_the_due_records_of_every_type(
     assert list(Claim.objects.values_list("claim_no", flat=True)) == ["R2"] and Payment.objects.count() == 1
     assert sorted(PersonHistory.objects.values_list("atena_no", "changed_at__year")) == [
         ("900001", 2020), ("900002", 2001)]
+    assert list(BatchAbsence.objects.values_list("batch__started_at__year", flat=True)) == [2021]
+    assert sorted(NonResidentFinding.objects.values_list("batch__started_at__year", flat=True)) == [2026]
 
     # nothing more is due, but for the query whose result was emptied in this run
     again = {d.record_type: d.count for d in retention.due(planner, AS_OF)}
@@ -309,7 +324,7 @@ def test_pia_report_shows_every_type_with_counts_matching_the_database(
     from yobo.fees.models import ClinicClaim, ExemptionDecision, StatusRecord
     from yobo.immunizations.models import Dose, EntryBatch, VrsMatchRun
     from yobo.notices.models import PrintBatch, TargetList
-    from yobo.people.models import PersonHistory
+    from yobo.people.models import BatchAbsence, NonResidentFinding, PersonHistory
     from yobo.relief.models import Claim
 
     monkeypatch.chdir(tmp_path)
@@ -331,6 +346,7 @@ def test_pia_report_shows_every_type_with_counts_matching_the_database(
         "exchange.copy": CopyEntry.objects.count(), "fees.status": StatusRecord.objects.count(),
         "fees.decision": ExemptionDecision.objects.count(), "fees.claim": ClinicClaim.objects.count(),
         "relief.claim": Claim.objects.count(), "people.history": PersonHistory.objects.count(),
+        "people.batch_review": BatchAbsence.objects.count() + NonResidentFinding.objects.count(),
     }
     assert held["immunizations.dose"] == 6 and held["exchange.query"] == 4
     assert set(rep["retention"]) >= OWN_TYPES and set(rep["records"]) >= OWN_TYPES

@@ -24,7 +24,7 @@ from yobo.core.purposes import Duty, Purpose
 from yobo.mynumber import checkdigit
 from yobo.mynumber import selectors as mn_selectors
 from yobo.mynumber.models import MyNumberLink
-from yobo.people import importer, selectors, synth
+from yobo.people import importer, review, selectors, synth
 from yobo.people.extract import COLUMNS, read_extract
 from yobo.people.models import BatchAbsence, BatchStatus, ImportBatch, Person, PersonHistory
 from yobo.people.services import ImportRejected, import_residents
@@ -143,8 +143,11 @@ def test_full_snapshot_reports_absent_and_deletes_nothing(ctx: Any, tmp_path: Pa
     s = do_import(ctx, write(tmp_path / "b.csv", rows[:100]), full=True)
     assert (s.unchanged, s.absent) == (100, 20)
     assert Person.objects.count() == 120
-    absent = selectors.absences(ctx, s.batch_id)
-    assert {a for a, _ in absent} == {r["宛名番号"] for r in rows[100:]}
+    _, absent = review.items(ctx, s.batch_id)
+    assert {i.atena_no for i in absent} == {r["宛名番号"] for r in rows[100:]}
+    assert {(i.code, i.reviewed) for i in absent} == {("absent", False)}
+    assert {i.atena_no: i.status for i in absent} == dict(
+        Person.objects.filter(atena_no__in=[i.atena_no for i in absent]).values_list("atena_no", "status"))
     assert BatchAbsence.objects.filter(batch_id=s.batch_id).count() == 20
     # a diff file is not a snapshot: nobody is absent
     assert do_import(ctx, write(tmp_path / "c.csv", rows[:10])).absent == 0

@@ -230,5 +230,47 @@ def test_nonresident_page_lists_what_the_last_jukinet_check_left_for_staff(
     assert f'<a href="/people/{lost}/?purpose=P03">{lost}</a>' in body and "住基ネットで該当なし" in body
     assert "小林　葵" in body and "住民記録の宛名番号への切替を確認" in body
     shown = [e for e in log_entries(staff="clerk.k", operation=Operation.READ, resource="people.nonresident")
-             if e.detail.startswith("jukinet findings batch")]
+             if e.detail.startswith("review list batch=")]
     assert {e.target for e in shown} == {lost, moved} and {e.purpose for e in shown} == {"P03"}
+
+
+def test_batch_pages_list_what_a_snapshot_left_and_record_each_review(
+        logged_in: Any, make_staff: Any, make_ctx: Any, key_dir: Path, tmp_path: Path) -> None:
+    from yobo.people.services import import_residents
+    from yobo.people.tests.test_import import AS_OF, rows_of, write
+
+    keys.ensure_keys()
+    clerk = make_staff("clerk.r", duties=[Duty.CLERK])
+    ctx = make_ctx(Purpose.RESIDENT_SYNC, staff=clerk)
+    rows = rows_of(8)
+    import_residents(ctx, write(tmp_path / "all.csv", rows), as_of=AS_OF)
+    s = import_residents(ctx, write(tmp_path / "snap.csv", rows[:6]), as_of=AS_OF, full=True)
+    gone = [r["宛名番号"] for r in rows[6:]]
+    c = logged_in(clerk)
+    listing = c.get("/people/batches/").content.decode()
+    assert f'<a href="/people/batches/{s.batch_id}/">' in listing and "未確認 2" in listing and "snap.csv" in listing
+    page = c.get(f"/people/batches/{s.batch_id}/").content.decode()
+    assert 'data-testid="open-count">2<' in page and rows[6]["漢字氏名"] in page
+    assert f'<a href="/people/{gone[0]}/?purpose=P01">{gone[0]}</a>' in page
+    shown = [e for e in log_entries(staff="clerk.r", operation=Operation.READ) if e.detail.startswith("review list")]
+    assert {e.target for e in shown} == set(gone) and {e.purpose for e in shown} == {"P01"}
+
+    r = c.post(f"/people/batches/{s.batch_id}/review/{gone[0]}/", {"note": "住記担当に電話で確認、消除済み"})
+    assert r.status_code == 302 and r["Location"] == f"/people/batches/{s.batch_id}/"
+    page = c.get(f"/people/batches/{s.batch_id}/").content.decode()
+    assert 'data-testid="open-count">1<' in page and "住記担当に電話で確認" not in page  # open ones only
+    page = c.get(f"/people/batches/{s.batch_id}/", {"show": "all"}).content.decode()
+    assert "住記担当に電話で確認、消除済み" in page and "clerk.r" in page
+    assert "未確認 1" in c.get("/people/batches/").content.decode()
+    # a number-like note is refused with a message, nothing recorded
+    r = c.post(f"/people/batches/{s.batch_id}/review/{gone[1]}/", {"note": "123456789012"}, follow=True)
+    assert "12桁以上の数字は書けません" in r.content.decode() and "123456789012" not in r.content.decode()
+    assert 'data-testid="open-count">1<' in r.content.decode()
+    [mark] = log_entries(staff="clerk.r", operation=Operation.UPDATE)
+    assert (mark.target, mark.purpose, mark.resource) == (gone[0], "P01", "people.person")
+
+    assert c.get("/people/batches/99999/").status_code == 404
+    c.post("/logout/")
+    entry = logged_in(make_staff("entry.r", duties=[Duty.ENTRY]))
+    assert entry.get("/people/batches/").status_code == 403
+    assert entry.post(f"/people/batches/{s.batch_id}/review/{gone[1]}/", {"note": "x"}).status_code == 403

@@ -21,7 +21,7 @@ from django.core.management.base import CommandError, CommandParser
 
 from yobo.access.cli import OperatorCommand
 from yobo.core.purposes import Purpose
-from yobo.people import jukinet, selectors, services
+from yobo.people import jukinet, review, selectors, services
 from yobo.people.extract import Problem
 
 
@@ -51,6 +51,12 @@ class Command(OperatorCommand):
             "absent", help="全件取込でファイルになかった宛名 / persons absent from a --full batch"
         ))
         ab.add_argument("batch_id", type=int)
+        rv = common(sub.add_parser(
+            "review", help="確認したことを記録 (ファイルにない宛名・住基ネット確認の要確認) / record a review"
+        ))
+        rv.add_argument("batch_id", type=int)
+        rv.add_argument("atena_no")
+        rv.add_argument("--note", required=True, help="確認した内容 (番号は書かない) / what you found (no numbers)")
         jk = common(sub.add_parser(
             "jukinet-check", help="住基ネットの本人確認情報で住登外者を更新 / check the 住登外者 against an answer"
         ))
@@ -65,6 +71,9 @@ class Command(OperatorCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         action = options["action"]
+        if action == "review":
+            self._review(options)
+            return
         if action.startswith("jukinet-"):
             self._jukinet(self.context(Purpose.NONRESIDENT_REGISTRATION, options), action, options)
             return
@@ -81,9 +90,16 @@ class Command(OperatorCommand):
             ) or "(取込履歴なし / no batches)"
             self.emit(options, data, text + "\n")
         else:
-            absent = selectors.absences(ctx, options["batch_id"])
-            self.emit(options, [{"atena_no": a, "status": st} for a, st in absent],
-                      "\n".join(f"{a}\t{st}" for a, st in absent) + "\n")
+            _, items = review.items(ctx, options["batch_id"])  # InputRejected: exit 2
+            self.emit(options, [_item_json(i) for i in items], "".join(_item_line(i) for i in items))
+
+    def _review(self, options: dict[str, Any]) -> None:
+        # The purpose is the item's own (P01 absences, P03 findings): review.mark sets it.
+        ctx = self.context(Purpose.RESIDENT_SYNC, options)
+        n = review.mark(ctx, options["batch_id"], options["atena_no"], options["note"])  # InputRejected: exit 2
+        self.emit(options, {"batch_id": options["batch_id"], "atena_no": options["atena_no"], "marked": n},
+                  f"確認を記録しました ({n} 件: このバッチと、同じ項目を載せた後のバッチ)"
+                  f" / review recorded on {n} row(s)\n")
 
     def _import(self, ctx: Any, options: dict[str, Any]) -> None:
         err = sys.stderr
@@ -123,10 +139,9 @@ class Command(OperatorCommand):
             batch, rows = jukinet.findings(ctx, options["batch_id"])
             if batch is None:
                 raise CommandError("住基ネット確認の履歴がありません / no such check", returncode=2)
-            data = {"batch_id": batch.pk, "findings": [
-                {"atena_no": f.atena_no, "code": f.code, "label": f.label, "row": f.row} for f in rows]}
+            data = {"batch_id": batch.pk, "findings": [_item_json(f) for f in rows]}
             text = f"バッチ {batch.pk} ({batch.started_at:%Y-%m-%d %H:%M}, {batch.file_name})\n" + "".join(
-                f"{f.row}行目\t{f.atena_no}\t{f.name_kanji}\t{f.label}\n" for f in rows
+                f"{f.row}行目\t" + _item_line(f) for f in rows
             ) + ("" if rows else "要確認はありません / nothing to review\n")
             self.emit(options, data, text)
             return
@@ -154,3 +169,14 @@ class Command(OperatorCommand):
         if held:
             text += f"要確認の一覧 / to review: yobo residents jukinet-findings {s.batch_id}\n"
         self.emit(options, s.as_json(), text)
+
+
+def _item_json(i: review.ReviewItem) -> dict[str, Any]:
+    return {"atena_no": i.atena_no, "code": i.code, "label": i.label, "row": i.row, "status": i.status,
+            "reviewed": i.reviewed, "reviewed_by": i.reviewed_by,
+            "reviewed_at": i.reviewed_at.isoformat() if i.reviewed_at else None, "review_note": i.review_note}
+
+
+def _item_line(i: review.ReviewItem) -> str:
+    done = f"確認済 {i.reviewed_at:%Y-%m-%d} {i.reviewed_by}: {i.review_note}" if i.reviewed_at else "未確認"
+    return f"{i.atena_no}\t{i.name_kanji or '—'}\t{i.status_label}\t{i.label}\t{done}\n"
