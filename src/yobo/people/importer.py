@@ -694,7 +694,7 @@ def _apply(cur: Any, m: str, batch: ImportBatch, summary: ImportSummary, *, full
             cur.execute(f"CREATE UNIQUE INDEX {STAGE}_atena ON {STAGE} (atena_no)")
             # A person absent from the previous snapshot too, and not changed by any batch since,
             # keeps the review staff recorded there (people.review): looked at once, not daily.
-            prev = review.previous_batch("full", b)
+            prev = review.previous_batch(review.SNAPSHOT_MODE, b)
             prev = -1 if prev is None else prev
             cur.execute(
                 f"INSERT INTO people_batch_absence (batch_id, municipality, atena_no, status, reviewed_by_id, "

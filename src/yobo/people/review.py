@@ -27,7 +27,7 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from yobo.audit.door import door
@@ -42,6 +42,8 @@ CHECK_RESOURCE = "people.nonresident"  # jukinet.RESOURCE
 ABSENT = "absent"
 ABSENT_LABEL = "全件ファイルにない（住民記録側で消除・誤記録の訂正などがなかったか確認）"
 CHECK_MODE = "jkn"  # jukinet.MODE (not imported: jukinet imports this module)
+SNAPSHOT_MODE = "full"
+LISTING_MODES = (SNAPSHOT_MODE, CHECK_MODE)  # the batches that list items for review
 NOTE_MAX = 200
 _LONG_DIGITS = re.compile(r"\d{12,}")
 
@@ -77,13 +79,14 @@ def _resource(batch: ImportBatch) -> str:
     return CHECK_RESOURCE if batch.mode == CHECK_MODE else RESOURCE
 
 
-def purpose_of(batch: ImportBatch) -> Purpose:
-    """The purpose an item of ``batch`` is read and reviewed under."""
-    return purpose_of_mode(batch.mode)
-
-
-def purpose_of_mode(mode: str) -> Purpose:
+def purpose_of(mode: str) -> Purpose:
+    """The purpose the items of a batch of ``mode`` are read and reviewed under."""
     return Purpose.NONRESIDENT_REGISTRATION if mode == CHECK_MODE else Purpose.RESIDENT_SYNC
+
+
+def lists_items(status: str, mode: str) -> bool:
+    """Whether a batch of this status and mode lists items for review (an applied snapshot or check)."""
+    return status == BatchStatus.APPLIED and mode in LISTING_MODES
 
 
 def _m() -> str:
@@ -92,7 +95,7 @@ def _m() -> str:
 
 def _reviewable(batch_id: int) -> ImportBatch:
     batch = ImportBatch.objects.filter(pk=batch_id, municipality=_m(), status=BatchStatus.APPLIED).first()
-    if batch is None or batch.mode not in ("full", CHECK_MODE):
+    if batch is None or not lists_items(batch.status, batch.mode):
         raise NoSuchItem(f"バッチ {batch_id} に確認する項目はありません"
                          "（全件取込か住基ネット確認の適用済みバッチを指定してください）。"
                          f" / Batch {batch_id} lists nothing to review (give an applied --full or 住基ネット batch).")
@@ -123,7 +126,7 @@ def items(ctx: AccessContext, batch_id: int) -> tuple[ImportBatch, list[ReviewIt
     """What ``batch_id`` left for staff, with each person's registered name and review. One READ
     entry naming the persons listed (the batch number when there are none)."""
     batch = _reviewable(batch_id)
-    rctx = ctx.for_purpose(purpose_of(batch))
+    rctx = ctx.for_purpose(purpose_of(batch.mode))
     with door(rctx, Operation.READ, resource=_resource(batch), detail=f"review list batch={batch.pk}") as rec:
         if batch.mode == CHECK_MODE:
             from .jukinet import FINDING_LABELS
@@ -140,12 +143,12 @@ def items(ctx: AccessContext, batch_id: int) -> tuple[ImportBatch, list[ReviewIt
             municipality=_m(), atena_no__in=[r[0] for r in rows]).values_list("atena_no", "name_kanji", "status")}
         rec.targets = sorted({r[0] for r in rows}) or [str(batch.pk)]
         rec.detail = f"review list batch={batch.pk} n={len(rows)}"
+    unknown: tuple[str, int | None] = ("", None)
     if batch.mode == CHECK_MODE:
-        return batch, [ReviewItem(a, code, labels[code], row, persons.get(a, ("", None))[0],
-                                  persons.get(a, ("", None))[1], by or "", at, note or "")
-                       for a, code, row, by, at, note in rows]
+        return batch, [ReviewItem(a, code, labels[code], row, (p := persons.get(a, unknown))[0], p[1], by or "", at,
+                                  note or "") for a, code, row, by, at, note in rows]
     # an absence shows the 住民区分 the snapshot's batch saw
-    return batch, [ReviewItem(a, ABSENT, ABSENT_LABEL, None, persons.get(a, ("", None))[0], status, by or "", at,
+    return batch, [ReviewItem(a, ABSENT, ABSENT_LABEL, None, persons.get(a, unknown)[0], status, by or "", at,
                               note or "") for a, status, by, at, note in rows]
 
 
@@ -169,7 +172,7 @@ def mark(ctx: AccessContext, batch_id: int, atena_no: str, note: str) -> int:
     An item already reviewed is refused (the first review stands)."""
     text = clean_note(note)
     batch = _reviewable(batch_id)
-    rctx = ctx.for_purpose(purpose_of(batch))
+    rctx = ctx.for_purpose(purpose_of(batch.mode))
     with door(rctx, Operation.UPDATE, resource=_resource(batch), target=atena_no,
               detail=f"review batch={batch.pk}") as rec:
         later_batch = Q(batch=batch) | Q(batch__mode=batch.mode, batch__status=BatchStatus.APPLIED,
@@ -204,7 +207,5 @@ def open_counts(batch_ids: list[int]) -> dict[int, tuple[int, int]]:
 
 
 def _counts(model: Any, batch_ids: list[int]) -> list[tuple[int, int, int]]:
-    from django.db.models import Count
-
     return [(r["batch_id"], r["n"], r["open"]) for r in model.objects.filter(batch_id__in=batch_ids)
             .values("batch_id").annotate(n=Count("id"), open=Count("id", filter=Q(reviewed_at__isnull=True)))]

@@ -413,7 +413,8 @@ def batch_detail(request: HttpRequest, batch_id: str) -> HttpResponse:
         ctx = context_for_request(request, Purpose.RESIDENT_SYNC)
         b = selectors.batch(ctx, int(batch_id))
         items: list[review.ReviewItem] = []
-        if b.status == "applied" and b.mode in ("full", "jkn"):
+        listing = review.lists_items(b.status, b.mode)
+        if listing:
             _, items = review.items(ctx, b.id)
     except AccessDenied as exc:
         return _denied(request, exc)
@@ -422,9 +423,9 @@ def batch_detail(request: HttpRequest, batch_id: str) -> HttpResponse:
                       status=404)
     show = request.GET.get("show", "open")
     shown = [i for i in items if show == "all" or not i.reviewed]
-    purpose = review.purpose_of_mode(b.mode)
+    purpose = review.purpose_of(b.mode)
     return render(request, "people/batch.html", {
-        "b": b, "mode_label": MODE_LABELS.get(b.mode, b.mode), "items": shown, "total": len(items),
+        "b": b, "mode_label": MODE_LABELS.get(b.mode, b.mode), "listing": listing, "items": shown, "total": len(items),
         "open": sum(1 for i in items if not i.reviewed), "show": show, "purpose": purpose.value,
         "summary": sorted((k, v) for k, v in b.summary.items() if not isinstance(v, (dict, list))),
         "breakdowns": sorted((k, v) for k, v in b.summary.items() if isinstance(v, dict) and v),
