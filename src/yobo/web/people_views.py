@@ -389,6 +389,17 @@ def switch_decide(request: HttpRequest, switch_id: str, decision: str) -> HttpRe
 MODE_LABELS = {"full": "全件", "diff": "差分", "jkn": "住基ネット確認"}
 
 
+def _batch_purpose(request: HttpRequest) -> Purpose:
+    """The purpose a batch page is opened under: P03 when asked for (a 住基ネット check), else P01."""
+    asked = request.POST.get("purpose") or request.GET.get("purpose")
+    p03 = Purpose.NONRESIDENT_REGISTRATION
+    return p03 if asked == p03.value else Purpose.RESIDENT_SYNC
+
+
+def _batch_url(batch_id: int, purpose: Purpose) -> str:
+    return f"/people/batches/{batch_id}/" + ("" if purpose is Purpose.RESIDENT_SYNC else f"?purpose={purpose.value}")
+
+
 @login_required
 @require_GET
 def batch_list(request: HttpRequest) -> HttpResponse:
@@ -410,8 +421,12 @@ def batch_detail(request: HttpRequest, batch_id: str) -> HttpResponse:
     snapshot, 住基ネット findings) with a form to record each review. The list is one READ entry
     naming the persons shown, under the items' own purpose."""
     try:
-        ctx = context_for_request(request, Purpose.RESIDENT_SYNC)
+        ctx = context_for_request(request, _batch_purpose(request))
         b = selectors.batch(ctx, int(batch_id))
+        if ctx.purpose != review.purpose_of(b.mode).value:
+            # a 住基ネット check is P03's work, an import P01's: the page is read under the batch's own
+            # purpose, so a 決裁者 (P03 only) can open a check from the 住登外者 page
+            return HttpResponseRedirect(_batch_url(b.id, review.purpose_of(b.mode)))
         items: list[review.ReviewItem] = []
         listing = review.lists_items(b.status, b.mode)
         if listing:
@@ -437,7 +452,7 @@ def batch_detail(request: HttpRequest, batch_id: str) -> HttpResponse:
 def batch_review(request: HttpRequest, batch_id: str, atena_no: str) -> HttpResponse:
     """確認の記録: the note says what was found (never a number)."""
     try:
-        ctx = context_for_request(request, Purpose.RESIDENT_SYNC)
+        ctx = context_for_request(request, _batch_purpose(request))
         n = review.mark(ctx, int(batch_id), atena_no, request.POST.get("note", ""))
         messages.success(request, f"宛名番号 {atena_no} の確認を記録しました"
                                   + (f"（後のバッチの同じ項目 {n - 1} 件にも）。" if n > 1 else "。"))
@@ -445,4 +460,4 @@ def batch_review(request: HttpRequest, batch_id: str, atena_no: str) -> HttpResp
         return _denied(request, exc)
     except InputRejected as exc:
         messages.error(request, str(exc))
-    return HttpResponseRedirect(f"/people/batches/{int(batch_id)}/")
+    return HttpResponseRedirect(_batch_url(int(batch_id), _batch_purpose(request)))

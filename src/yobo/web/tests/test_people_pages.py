@@ -274,3 +274,45 @@ def test_batch_pages_list_what_a_snapshot_left_and_record_each_review(
     entry = logged_in(make_staff("entry.r", duties=[Duty.ENTRY]))
     assert entry.get("/people/batches/").status_code == 403
     assert entry.post(f"/people/batches/{s.batch_id}/review/{gone[1]}/", {"note": "x"}).status_code == 403
+
+
+def test_a_jukinet_check_opens_under_p03_for_a_supervisor_and_an_import_does_not(
+        logged_in: Any, make_staff: Any, make_ctx: Any, key_dir: Path, tmp_path: Path) -> None:
+    from yobo.people import jukinet
+    from yobo.people.services import import_residents
+    from yobo.people.tests.test_import import AS_OF, rows_of, write
+    from yobo.people.tests.test_jukinet import answer, register
+
+    keys.ensure_keys()
+    lost = register(make_ctx, "伊藤　誠", "イトウ　マコト", date(1970, 7, 7), 4, sex=1)
+    check = jukinet.check(make_ctx(Purpose.NONRESIDENT_REGISTRATION, duties=[Duty.CLERK]),
+                          answer(tmp_path / "a.csv", [{"照会番号": lost, "照会結果": "0"}]))
+    sync = make_ctx(Purpose.RESIDENT_SYNC, duties=[Duty.CLERK])
+    rows = rows_of(3)
+    import_residents(sync, write(tmp_path / "all.csv", rows), as_of=AS_OF)
+    snap = import_residents(sync, write(tmp_path / "snap.csv", rows[:2]), as_of=AS_OF, full=True)
+
+    boss = logged_in(make_staff("boss.r", duties=[Duty.SUPERVISOR]))
+    assert f'href="/people/batches/{check.batch_id}/?purpose=P03"' in boss.get("/people/nonresidents/").content.decode()
+    # the page is read under P01 unless P03 is asked for; a 決裁者 holds only P03
+    assert boss.get(f"/people/batches/{check.batch_id}/").status_code == 403
+    page = boss.get(f"/people/batches/{check.batch_id}/", {"purpose": "P03"}).content.decode()
+    assert 'data-testid="open-count">1<' in page and 'href="/people/nonresidents/"' in page
+    assert '<input type="hidden" name="purpose" value="P03">' in page
+    r = boss.post(f"/people/batches/{check.batch_id}/review/{lost}/", {"note": "本人に照会中", "purpose": "P03"})
+    assert r.status_code == 302 and r["Location"] == f"/people/batches/{check.batch_id}/?purpose=P03"
+    [mark] = log_entries(staff="boss.r", operation=Operation.UPDATE)
+    assert (mark.target, mark.purpose) == (lost, "P03")
+    # an import's absences are P01 work: asked for under P03, the page sends the reader to P01 (refused)
+    r = boss.get(f"/people/batches/{snap.batch_id}/", {"purpose": "P03"})
+    assert r.status_code == 302 and r["Location"] == f"/people/batches/{snap.batch_id}/"
+    assert boss.get(r["Location"]).status_code == 403
+    assert boss.get("/people/batches/").status_code == 403
+    denied = [e for e in log_entries(staff="boss.r") if e.result == Result.DENIED]
+    assert len(denied) == 3 and {e.purpose for e in denied} == {"P01"}
+    # a clerk opening the check from the list under P01 is sent to its own purpose
+    boss.post("/logout/")
+    clerk = logged_in(make_staff("clerk.j", duties=[Duty.CLERK]))
+    assert f'href="/people/batches/{check.batch_id}/?purpose=P03"' in clerk.get("/people/batches/").content.decode()
+    r = clerk.get(f"/people/batches/{check.batch_id}/")
+    assert r.status_code == 302 and r["Location"] == f"/people/batches/{check.batch_id}/?purpose=P03"
