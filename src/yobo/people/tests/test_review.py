@@ -153,3 +153,23 @@ def test_commands_review_and_list(make_staff: Callable[..., Any], make_ctx: Call
         call_command("residents", "review", str(b), gone, "--note", "again", "--as", clerk.username,
                      stdout=io.StringIO())
     assert exc.value.returncode == 2
+
+
+def test_the_demo_city_leaves_absent_residents_to_review(make_ctx: Callable[..., Any], tmp_path: Path) -> None:
+    from yobo.people.models import ImportBatch, Person
+    from yobo.people.services import DEMO_ABSENT, ensure_demo_city
+
+    ctx = make_ctx(Purpose.RESIDENT_SYNC, duties=[Duty.CLERK])
+    first = ensure_demo_city(ctx, tmp_path, count=400, seed=7)
+    assert first is not None and first.inserted == 400
+    load, snap = ImportBatch.objects.order_by("pk")
+    assert (load.mode, snap.mode, snap.status, snap.absent, snap.updated) == ("diff", "full", "applied", DEMO_ABSENT, 0)
+    gone = set(BatchAbsence.objects.filter(batch=snap).values_list("atena_no", flat=True))
+    # residents left out across the file, none changed or deleted
+    assert len(gone) == DEMO_ABSENT
+    assert set(Person.objects.filter(atena_no__in=gone).values_list("status", flat=True)) == {1}
+    assert max(gone) > min(gone) and Person.objects.count() == 400
+    _, items = review.items(ctx, snap.pk)
+    assert [i.reviewed for i in items] == [False] * DEMO_ABSENT
+    assert ensure_demo_city(ctx, tmp_path, count=400, seed=7) is None
+    assert ImportBatch.objects.count() == 2
