@@ -52,6 +52,7 @@ from .validation import NEW, REJECTED, UNCHANGED, DoseProblem
 RESOURCE = "immunizations.dose"
 BATCH_RESOURCE = "immunizations.batch"
 MASTER_RESOURCE = "immunizations.master"
+MASTERS_BY_CODE_MAX = 500  # inputs up to this many read only the masters they name
 
 
 class DoseRejected(InputRejected):
@@ -173,7 +174,10 @@ def _check(ctx: AccessContext, inputs: Sequence[DoseInput]) -> tuple[validation.
     atenas = [x.atena_no for x in inputs]
     persons = store.load_persons(ctx, atenas)
     ledger = store.load_ledger(atenas)
-    masters = store.load_masters()
+    # a form or a small batch reads only the masters it names; a file reads them all at once
+    named = None if len(inputs) > MASTERS_BY_CODE_MAX else (
+        [x.clinic_code for x in inputs], [x.product_code for x in inputs], [x.lot_number for x in inputs])
+    masters = store.load_masters(named)
     return validation.validate(inputs, persons, ledger, masters, today), today
 
 

@@ -94,16 +94,25 @@ def load_ledger(atenas: Iterable[str], *, whole_city: bool | None = None) -> Led
     return ledger
 
 
-def load_masters() -> Masters:
+def load_masters(codes: tuple[Iterable[str], Iterable[str], Iterable[str]] | None = None) -> Masters:
+    """The masters validation needs: all of them, or with ``codes`` (clinic codes, product codes, lot
+    numbers) only the rows those codes name — a keyed form reads a few rows, not a city's thousands of
+    clinics and lots. Validation only looks codes up, so both give the same answers for those codes."""
     m = municipality()
     out = Masters()
-    for code, f, u in Clinic.objects.filter(municipality=m).values_list("code", "contracted_from", "contracted_until"):
+    clinics = Clinic.objects.filter(municipality=m)
+    products = Product.objects.filter(municipality=m)
+    lots = Lot.objects.filter(municipality=m)
+    if codes is not None:
+        c, p, lo = ({x for x in xs if x} for xs in codes)
+        clinics = clinics.filter(code__in=c)
+        products = products.filter(code__in=p)
+        lots = lots.filter(lot_number__in={x.upper() for x in lo})  # stored upper-cased (save_masters)
+    for code, f, u in clinics.values_list("code", "contracted_from", "contracted_until"):
         out.clinics[code] = (f, u)
-    for code, vaccines, maker, sp in Product.objects.filter(municipality=m).values_list(
-        "code", "vaccines", "manufacturer", "schedule_product"
-    ):
+    for code, vaccines, maker, sp in products.values_list("code", "vaccines", "manufacturer", "schedule_product"):
         out.products[code] = ProductInfo(frozenset(vaccines.split()), maker, sp)
-    for prod, lot, exp in Lot.objects.filter(municipality=m).values_list("product_code", "lot_number", "expiry"):
+    for prod, lot, exp in lots.values_list("product_code", "lot_number", "expiry"):
         out.lots.setdefault(lot.upper(), []).append((prod, exp))
     return out
 

@@ -172,3 +172,42 @@ def test_ledger_dose_before_a_corrected_birth_date_does_not_break_the_batch(
     Person.objects.filter(atena_no=CHILD).update(birth_date=date(2022, 7, 1))  # the register corrected it
     r = services.record_dose(v01, dose(CHILD, "MR1", date(2023, 7, 5)))
     assert r.dose_id is not None
+
+
+def test_a_form_reads_only_the_masters_it_names_with_the_same_verdict(city: Any, masters: Any, v02: Any) -> None:
+    """``load_masters(codes)`` (a keyed form, a small batch) must judge exactly as the full masters do:
+    known, unknown and closed clinics, products of another vaccine, lots of another product, lower-case
+    and expired lots, empty cells."""
+    from hypothesis import HealthCheck, given
+    from hypothesis import settings as hsettings
+    from hypothesis import strategies as st
+
+    from yobo.immunizations import store, validation
+
+    prods = demo.products()
+    lots = demo.lots()
+    full = store.load_masters()
+    persons = store.load_persons(v02, [p.atena_no for p in city.values()])
+    ledger = store.load_ledger([p.atena_no for p in city.values()])
+    clinic = st.sampled_from([CLINIC, CLOSED_CLINIC, "1499999999", "12345", ""])
+    product = st.sampled_from([p.code for p in prods] + ["NOPE", ""])
+    lot = st.sampled_from([x.lot_number for x in lots] + [x.lot_number.lower() for x in lots[:5]] + ["ZZ999", ""])
+    vaccine = st.sampled_from(sorted({v for p in prods for v in p.vaccines}))
+    form = st.builds(lambda a, v, c, p, lo, d: dose(a, v, TODAY - timedelta(days=d), clinic_code=c,
+                                                    product_code=p, lot_number=lo),
+                     st.sampled_from([p.atena_no for p in city.values()]), vaccine, clinic, product, lot,
+                     st.integers(0, 400))
+
+    @hsettings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.lists(form, min_size=1, max_size=6))
+    def same(inputs: list[Any]) -> None:
+        named = store.load_masters(([x.clinic_code for x in inputs], [x.product_code for x in inputs],
+                                    [x.lot_number for x in inputs]))
+        assert len(named.clinics) <= len(inputs) < len(full.clinics)
+        a = validation.validate(inputs, persons, ledger, full, TODAY)
+        b = validation.validate(inputs, persons, ledger, named, TODAY)
+        assert a.outcome.tolist() == b.outcome.tolist()
+        assert {k: [p.as_dict() for p in v] for k, v in a.problems.items()} == \
+            {k: [p.as_dict() for p in v] for k, v in b.problems.items()}
+
+    same()
