@@ -206,6 +206,15 @@ def open_counts(batch_ids: list[int]) -> dict[int, tuple[int, int]]:
     return out
 
 
+def waiting() -> dict[str, int]:
+    """Items not yet reviewed on the latest applied batch of each listing mode (what staff still have
+    to look at; older batches' items either carried over or no longer stand): counts only, no person."""
+    latest = {mode: ImportBatch.objects.filter(municipality=_m(), mode=mode, status=BatchStatus.APPLIED)
+              .order_by("-pk").values_list("pk", flat=True).first() for mode in LISTING_MODES}
+    counts = open_counts([b for b in latest.values() if b is not None])
+    return {mode: counts.get(b, (0, 0))[1] for mode, b in latest.items() if b is not None}
+
+
 def _counts(model: Any, batch_ids: list[int]) -> list[tuple[int, int, int]]:
     return [(r["batch_id"], r["n"], r["open"]) for r in model.objects.filter(batch_id__in=batch_ids)
             .values("batch_id").annotate(n=Count("id"), open=Count("id", filter=Q(reviewed_at__isnull=True)))]

@@ -43,6 +43,20 @@ def home(request: HttpRequest) -> HttpResponse:
     except AccessDenied as exc:
         return render(request, "web/access/denied.html", {"message": str(exc)}, status=403)
     purposes = sorted(ctx.allowed_purposes() - {Purpose.AUTHENTICATION}, key=lambda p: p.value)
-    menu = [{"code": p.value, "label": PURPOSE_LABELS[p], "url": PURPOSE_PAGES.get(p, "")} for p in purposes]
+    waiting = _waiting(purposes)
+    menu = [{"code": p.value, "label": PURPOSE_LABELS[p], "url": PURPOSE_PAGES.get(p, ""), "waiting": waiting.get(p, 0)}
+            for p in purposes]
     admin = Purpose.ADMINISTRATION in ctx.allowed_purposes()
     return render(request, "web/home.html", {"menu": menu, "is_admin": admin, "ctx": ctx})
+
+
+def _waiting(purposes: list[Purpose]) -> dict[Purpose, int]:
+    """Items an import or a 住基ネット check left that nobody has reviewed yet, by the purpose they are
+    reviewed under (counts only: no person is read, nothing to log)."""
+    from yobo.people import review
+
+    wanted = {review.purpose_of(m): m for m in review.LISTING_MODES}
+    if not wanted.keys() & set(purposes):
+        return {}
+    counts = review.waiting()
+    return {p: counts.get(m, 0) for p, m in wanted.items() if p in purposes}

@@ -247,6 +247,7 @@ def test_batch_pages_list_what_a_snapshot_left_and_record_each_review(
     s = import_residents(ctx, write(tmp_path / "snap.csv", rows[:6]), as_of=AS_OF, full=True)
     gone = [r["宛名番号"] for r in rows[6:]]
     c = logged_in(clerk)
+    assert 'data-testid="waiting-P01">未確認 2<' in c.get("/").content.decode()
     listing = c.get("/people/batches/").content.decode()
     assert f'<a href="/people/batches/{s.batch_id}/">' in listing and "未確認 2" in listing and "snap.csv" in listing
     page = c.get(f"/people/batches/{s.batch_id}/").content.decode()
@@ -262,6 +263,7 @@ def test_batch_pages_list_what_a_snapshot_left_and_record_each_review(
     page = c.get(f"/people/batches/{s.batch_id}/", {"show": "all"}).content.decode()
     assert "住記担当に電話で確認、消除済み" in page and "clerk.r" in page
     assert "未確認 1" in c.get("/people/batches/").content.decode()
+    assert 'data-testid="waiting-P01">未確認 1<' in c.get("/").content.decode()
     # a number-like note is refused with a message, nothing recorded
     r = c.post(f"/people/batches/{s.batch_id}/review/{gone[1]}/", {"note": "123456789012"}, follow=True)
     assert "12桁以上の数字は書けません" in r.content.decode() and "123456789012" not in r.content.decode()
@@ -293,6 +295,8 @@ def test_a_jukinet_check_opens_under_p03_for_a_supervisor_and_an_import_does_not
     snap = import_residents(sync, write(tmp_path / "snap.csv", rows[:2]), as_of=AS_OF, full=True)
 
     boss = logged_in(make_staff("boss.r", duties=[Duty.SUPERVISOR]))
+    home = boss.get("/").content.decode()
+    assert 'data-testid="waiting-P03">未確認 1<' in home and "waiting-P01" not in home
     assert f'href="/people/batches/{check.batch_id}/?purpose=P03"' in boss.get("/people/nonresidents/").content.decode()
     # the page is read under P01 unless P03 is asked for; a 決裁者 holds only P03
     assert boss.get(f"/people/batches/{check.batch_id}/").status_code == 403
@@ -303,6 +307,7 @@ def test_a_jukinet_check_opens_under_p03_for_a_supervisor_and_an_import_does_not
     assert r.status_code == 302 and r["Location"] == f"/people/batches/{check.batch_id}/?purpose=P03"
     [mark] = log_entries(staff="boss.r", operation=Operation.UPDATE)
     assert (mark.target, mark.purpose) == (lost, "P03")
+    assert "waiting-P03" not in boss.get("/").content.decode()
     # an import's absences are P01 work: asked for under P03, the page sends the reader to P01 (refused)
     r = boss.get(f"/people/batches/{snap.batch_id}/", {"purpose": "P03"})
     assert r.status_code == 302 and r["Location"] == f"/people/batches/{snap.batch_id}/"
