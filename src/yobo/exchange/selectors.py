@@ -10,7 +10,7 @@ from typing import Any
 
 from yobo.audit.door import door
 from yobo.core.context import AccessContext
-from yobo.core.purposes import Operation
+from yobo.core.purposes import Operation, Purpose
 
 from . import conf
 from .models import CopyEntry, InboxEvent, LinkageCode, Outbox, Provision, ProvisionState, Query, QueryState
@@ -138,3 +138,9 @@ def outbox(ctx: AccessContext) -> list[dict[str, Any]]:
         return [dict(r) for r in Outbox.objects.filter(municipality=conf.municipality(), sent_at__isnull=True)
                 .order_by("pk").values("msg_id", "kind", "receiver", "created_at", "attempts", "next_attempt_at",
                                        "last_error")]
+
+
+def waiting_work() -> list[tuple[str, str, int]]:
+    """Answers held for review (a protected person asked about), as (purpose code, label, count)."""
+    n = Provision.objects.filter(municipality=conf.municipality(), state=ProvisionState.HELD).count()
+    return [(Purpose.EXCHANGE_PROVISION.value, "確認待ち", n)] if n else []

@@ -216,3 +216,9 @@ def summary(ctx: AccessContext, date_from: date, date_to: date, today: date | No
         by_kind = dict(media.values_list("request__kind").annotate(c=Count("pk")).values_list("request__kind", "c"))
     return ExportSummary(agg["n"], agg["ok"], agg["rej"], m["n"], m["rows"] or 0, m["persons"] or 0, m["conf"],
                          m["late"], by_kind)
+
+
+def waiting_work() -> list[tuple[str, str, int]]:
+    """Export requests waiting for a 決裁者's approval, as (purpose code, label, count): counts only."""
+    n = ExportRequest.objects.filter(municipality=_m(), state=RequestState.PENDING).count()
+    return [(Purpose.EXPORT.value, "承認待ち", n)] if n else []

@@ -313,3 +313,9 @@ def _pdf(path: Path, data: dict[str, Any]) -> None:
               f"{r['purpose']} {r['purpose_label']}", r["operation"], r["result"]] for r in data["access_log"]],
             [0.17, 0.12, 0.1, 0.13, 0.28, 0.12, 0.08])
     d.save()
+
+
+def waiting_work() -> list[tuple[str, str, int]]:
+    """Residents' requests received and not yet decided, as (purpose code, label, count)."""
+    n = ResidentRequest.objects.filter(municipality=_m(), state=RequestState.RECEIVED).count()
+    return [(Purpose.DISCLOSURE_REQUEST.value, "未決定", n)] if n else []

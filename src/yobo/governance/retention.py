@@ -248,3 +248,9 @@ def runs(ctx: AccessContext, *, date_from: date | None = None, date_to: date | N
                                r.approved_by.get_username() if r.approved_by else None, r.finished_at, r.note,
                                items))
     return out
+
+
+def waiting_work() -> list[tuple[str, str, int]]:
+    """Deletion runs planned and waiting for approval, as (purpose code, label, count): counts only."""
+    n = DeletionRun.objects.filter(municipality=_m(), state=RunState.PLANNED).count()
+    return [(Purpose.RETENTION.value, "承認待ち", n)] if n else []

@@ -16,7 +16,7 @@ from yobo.audit.door import door
 from yobo.core import bulkload
 from yobo.core.context import AccessContext, check
 from yobo.core.errors import InputRejected
-from yobo.core.purposes import Operation
+from yobo.core.purposes import Operation, Purpose
 from yobo.core.text import search_key
 
 from .models import ImportBatch, Person, PersonHistory, ResidentStatus, Sex, Source
@@ -337,3 +337,19 @@ def resident_births(ctx: AccessContext, born_from: date, born_to: date) -> list[
         iso = date.fromisoformat
         return [(int(i), iso(b)) for i, b in raw]
     return [(int(i), b) for i, b in raw]
+
+
+def waiting_work() -> list[tuple[str, str, int]]:
+    """Work waiting for staff, as (purpose code, label, count): review items the latest import and
+    住基ネット check left, and requests waiting for a second staff member (二人確認). Counts only, no
+    person is read (the home menu)."""
+    from . import review
+    from .models import ApplicationState, AtenaSwitch, NonResidentApplication, ProtectionRequest
+
+    out = [(review.purpose_of(mode).value, "未確認", n) for mode, n in review.waiting().items()]
+    p03, p04 = Purpose.NONRESIDENT_REGISTRATION.value, Purpose.PROTECTION_MEASURE.value
+    pending = {p03: 0, p04: 0}
+    for model, purpose in ((NonResidentApplication, p03), (AtenaSwitch, p03), (ProtectionRequest, p04)):
+        pending[purpose] += model.objects.filter(municipality=_m(), state=ApplicationState.PENDING).count()
+    out += [(p, "確認待ち", n) for p, n in pending.items()]
+    return [w for w in out if w[2]]

@@ -9,6 +9,10 @@ from django.shortcuts import render
 from yobo.access.context import context_for_request
 from yobo.core.errors import AccessDenied
 from yobo.core.purposes import PURPOSE_LABELS, Purpose
+from yobo.exchange import selectors as exchange
+from yobo.exports import selectors as exports
+from yobo.governance import requests, retention
+from yobo.people import selectors as people
 
 # Where each purpose's work is done in the web UI; purposes without a page yet show as 準備中.
 PURPOSE_PAGES: dict[Purpose, str] = {
@@ -44,19 +48,20 @@ def home(request: HttpRequest) -> HttpResponse:
         return render(request, "web/access/denied.html", {"message": str(exc)}, status=403)
     purposes = sorted(ctx.allowed_purposes() - {Purpose.AUTHENTICATION}, key=lambda p: p.value)
     waiting = _waiting(purposes)
-    menu = [{"code": p.value, "label": PURPOSE_LABELS[p], "url": PURPOSE_PAGES.get(p, ""), "waiting": waiting.get(p, 0)}
-            for p in purposes]
+    menu = [{"code": p.value, "label": PURPOSE_LABELS[p], "url": PURPOSE_PAGES.get(p, ""),
+             "waiting": waiting.get(p, [])} for p in purposes]
     admin = Purpose.ADMINISTRATION in ctx.allowed_purposes()
     return render(request, "web/home.html", {"menu": menu, "is_admin": admin, "ctx": ctx})
 
 
-def _waiting(purposes: list[Purpose]) -> dict[Purpose, int]:
-    """Items an import or a 住基ネット check left that nobody has reviewed yet, by the purpose they are
-    reviewed under (counts only: no person is read, nothing to log)."""
-    from yobo.people import review
-
-    wanted = {review.purpose_of(m): m for m in review.LISTING_MODES}
-    if not wanted.keys() & set(purposes):
-        return {}
-    counts = review.waiting()
-    return {p: counts.get(m, 0) for p, m in wanted.items() if p in purposes}
+def _waiting(purposes: list[Purpose]) -> dict[Purpose, list[tuple[str, int]]]:
+    """Work waiting under each of the staff member's purposes (items to review, requests to confirm or
+    approve), from each owning app: counts only, no person is read, nothing to log."""
+    mine = {p.value: p for p in purposes}
+    out: dict[Purpose, list[tuple[str, int]]] = {}
+    for source in (people.waiting_work, exports.waiting_work, exchange.waiting_work, retention.waiting_work,
+                   requests.waiting_work):
+        for code, label, n in source():
+            if code in mine:
+                out.setdefault(mine[code], []).append((label, n))
+    return out

@@ -1,0 +1,66 @@
+"""The home menu says where work is waiting (確認待ち・承認待ち・未決定), under the purposes the staff
+member holds, from counts only."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.utils import timezone
+
+from yobo.core.purposes import Duty, Purpose
+from yobo.exchange.models import Provision, ProvisionState
+from yobo.exports import registry as export_kinds
+from yobo.exports import services as exports
+from yobo.governance import requests, retention
+from yobo.mynumber import keys
+from yobo.people import nonresidents
+from yobo.people.nonresidents import Applicant
+from yobo.people.tests.test_jukinet import VERIF, number
+from yobo.people.tests.test_registry_staff import add_person
+
+pytestmark = pytest.mark.django_db
+
+
+def badges(html: str) -> dict[str, str]:
+    return dict(re.findall(r'data-testid="waiting-(\w+)">([^<]+)<', html))
+
+
+def test_the_menu_counts_what_waits_for_each_purpose_held(
+        logged_in: Any, make_staff: Any, make_ctx: Any, key_dir: Path) -> None:
+    keys.ensure_keys()
+    clerk = make_ctx(Purpose.NONRESIDENT_REGISTRATION, duties=[Duty.CLERK])
+    app_id, _ = nonresidents.apply(clerk, Applicant(
+        name_kanji="伊藤　誠", name_kana="イトウ　マコト", birth_date=date(1970, 7, 7), sex=1,
+        address="東京都千代田区千代田1番1号", address_extra="", postal_code="1000001", reason="里帰り出産"),
+        number(4), VERIF)
+    items = list(export_kinds.get("people.jukinet_query").items)
+    for reason in ("住登外者の定期確認", "再確認"):
+        exports.request_export(clerk, kind="people.jukinet_query", purpose="P03", items=items, reason=reason,
+                               destination="住基ネットCS端末", medium="usb")
+    retention.plan(make_ctx(Purpose.RETENTION, duties=[Duty.SUPERVISOR]), date(2026, 1, 1))
+    add_person("1000000001", "山田　太郎", "ヤマダ　タロウ", date(1985, 4, 1))
+    requests.register(make_ctx(Purpose.DISCLOSURE_REQUEST, duties=[Duty.CLERK]), kind="disclosure",
+                      atena_no="1000000001", identity_check="運転免許証")
+    Provision.objects.create(municipality=settings.MUNICIPALITY_CODE, msg_id="m1", query_id="q1", asker="131016",
+                             permit_id="p", item_set="vaccination", atena_no="1000000001",
+                             state=ProvisionState.HELD, received_at=timezone.now())
+
+    boss = logged_in(make_staff("boss.w", duties=[Duty.SUPERVISOR, Duty.EXCHANGE]))
+    assert badges(boss.get("/").content.decode()) == {
+        "P03": "確認待ち 1", "G03": "承認待ち 2", "G02": "承認待ち 1", "X02": "確認待ち 1"}
+    # the second staff member confirms: that work is gone from the menu
+    nonresidents.confirm(make_ctx(Purpose.NONRESIDENT_REGISTRATION, duties=[Duty.SUPERVISOR]), app_id)
+    assert "P03" not in badges(boss.get("/").content.decode())
+
+    boss.post("/logout/")
+    desk = logged_in(make_staff("desk.w", duties=[Duty.CLERK]))
+    got = badges(desk.get("/").content.decode())
+    assert got == {"G01": "未決定 1", "G03": "承認待ち 2"}  # no retention (G02) or exchange (X02) duty
+    desk.post("/logout/")
+    entry = logged_in(make_staff("entry.w", duties=[Duty.ENTRY]))
+    assert badges(entry.get("/").content.decode()) == {}
