@@ -219,6 +219,10 @@ def summary(ctx: AccessContext, date_from: date, date_to: date, today: date | No
 
 
 def waiting_work() -> list[tuple[str, str, int]]:
-    """Export requests waiting for a 決裁者's approval, as (purpose code, label, count): counts only."""
-    n = ExportRequest.objects.filter(municipality=_m(), state=RequestState.PENDING).count()
-    return [(Purpose.EXPORT.value, "承認待ち", n)] if n else []
+    """Export requests waiting for a 決裁者's approval, and media whose deletion the recipient has not
+    reported by the due date, as (purpose code, label, count): counts only."""
+    pending = ExportRequest.objects.filter(municipality=_m(), state=RequestState.PENDING).count()
+    late = MediaLogEntry.objects.filter(municipality=_m(), deletion_confirmed_at__isnull=True,
+                                        delete_due__lt=timezone.localdate()).count()
+    out = [(Purpose.EXPORT.value, "承認待ち", pending), (Purpose.EXPORT.value, "消去報告の期限超過", late)]
+    return [w for w in out if w[2]]

@@ -4,7 +4,7 @@ member holds, from counts only."""
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from yobo.core.purposes import Duty, Purpose
 from yobo.exchange.models import Provision, ProvisionState
 from yobo.exports import registry as export_kinds
 from yobo.exports import services as exports
+from yobo.exports.models import MediaLogEntry
 from yobo.governance import requests, retention
 from yobo.mynumber import keys
 from yobo.people import nonresidents
@@ -27,11 +28,14 @@ pytestmark = pytest.mark.django_db
 
 
 def badges(html: str) -> dict[str, str]:
-    return dict(re.findall(r'data-testid="waiting-(\w+)">([^<]+)<', html))
+    out: dict[str, list[str]] = {}
+    for code, text in re.findall(r'data-testid="waiting-(\w+)">([^<]+)<', html):
+        out.setdefault(code, []).append(text)
+    return {k: " / ".join(v) for k, v in out.items()}
 
 
 def test_the_menu_counts_what_waits_for_each_purpose_held(
-        logged_in: Any, make_staff: Any, make_ctx: Any, key_dir: Path) -> None:
+        logged_in: Any, make_staff: Any, make_ctx: Any, key_dir: Path, tmp_path: Path) -> None:
     keys.ensure_keys()
     clerk = make_ctx(Purpose.NONRESIDENT_REGISTRATION, duties=[Duty.CLERK])
     app_id, _ = nonresidents.apply(clerk, Applicant(
@@ -42,6 +46,13 @@ def test_the_menu_counts_what_waits_for_each_purpose_held(
     for reason in ("住登外者の定期確認", "再確認"):
         exports.request_export(clerk, kind="people.jukinet_query", purpose="P03", items=items, reason=reason,
                                destination="住基ネットCS端末", medium="usb")
+    # a third, written out: the recipient's deletion report is overdue
+    exports.permit_terminal(make_ctx(Purpose.ADMINISTRATION, duties=[Duty.ADMIN]), "test-terminal", "窓口")
+    rid = exports.request_export(clerk, kind="people.jukinet_query", purpose="P03", items=items, reason="前月分",
+                                 destination="住基ネットCS端末", medium="usb")
+    exports.approve(make_ctx(Purpose.EXPORT, duties=[Duty.SUPERVISOR]), rid)
+    exports.run_registered(make_ctx(Purpose.EXPORT, duties=[Duty.CLERK]), rid, out_dir=tmp_path / "out")
+    MediaLogEntry.objects.filter(request_id=rid).update(delete_due=timezone.localdate() - timedelta(days=1))
     retention.plan(make_ctx(Purpose.RETENTION, duties=[Duty.SUPERVISOR]), date(2026, 1, 1))
     add_person("1000000001", "山田　太郎", "ヤマダ　タロウ", date(1985, 4, 1))
     requests.register(make_ctx(Purpose.DISCLOSURE_REQUEST, duties=[Duty.CLERK]), kind="disclosure",
@@ -52,7 +63,7 @@ def test_the_menu_counts_what_waits_for_each_purpose_held(
 
     boss = logged_in(make_staff("boss.w", duties=[Duty.SUPERVISOR, Duty.EXCHANGE]))
     assert badges(boss.get("/").content.decode()) == {
-        "P03": "確認待ち 1", "G03": "承認待ち 2", "G02": "承認待ち 1", "X02": "確認待ち 1"}
+        "P03": "確認待ち 1", "G03": "承認待ち 2 / 消去報告の期限超過 1", "G02": "承認待ち 1", "X02": "確認待ち 1"}
     # the second staff member confirms: that work is gone from the menu
     nonresidents.confirm(make_ctx(Purpose.NONRESIDENT_REGISTRATION, duties=[Duty.SUPERVISOR]), app_id)
     assert "P03" not in badges(boss.get("/").content.decode())
@@ -60,7 +71,8 @@ def test_the_menu_counts_what_waits_for_each_purpose_held(
     boss.post("/logout/")
     desk = logged_in(make_staff("desk.w", duties=[Duty.CLERK]))
     got = badges(desk.get("/").content.decode())
-    assert got == {"G01": "未決定 1", "G03": "承認待ち 2"}  # no retention (G02) or exchange (X02) duty
+    # no retention (G02) or exchange (X02) duty
+    assert got == {"G01": "未決定 1", "G03": "承認待ち 2 / 消去報告の期限超過 1"}
     desk.post("/logout/")
     entry = logged_in(make_staff("entry.w", duties=[Duty.ENTRY]))
     assert badges(entry.get("/").content.decode()) == {}
