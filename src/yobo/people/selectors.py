@@ -185,14 +185,14 @@ def history(ctx: AccessContext, atena_no: str) -> list[HistoryView]:
     return [HistoryView(**r) for r in rows]
 
 
-def batches(ctx: AccessContext, limit: int = 20) -> list[BatchView]:
-    """The latest import batches (連携履歴): counts only, no personal data."""
+def batches(ctx: AccessContext, limit: int = 20, before: int | None = None) -> list[BatchView]:
+    """The latest import batches (連携履歴), newest first, or those recorded before batch ``before``
+    (the next page): counts only, no personal data."""
+    qs = ImportBatch.objects.filter(municipality=_m())
+    if before is not None:
+        qs = qs.filter(pk__lt=before)
     with door(ctx, Operation.READ, resource=BATCH_RESOURCE):
-        rows = list(
-            ImportBatch.objects.filter(municipality=_m()).select_related("operator").order_by("-started_at", "-id")[
-                :limit
-            ]
-        )
+        rows = list(qs.select_related("operator").order_by("-id")[:limit])
     return [_batch_view(b) for b in rows]
 
 

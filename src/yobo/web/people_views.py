@@ -387,6 +387,7 @@ def switch_decide(request: HttpRequest, switch_id: str, decision: str) -> HttpRe
 # --- 住民記録連携の結果と確認 (purpose P01; a 住基ネット check's items P03) ----------------------------
 
 MODE_LABELS = {"full": "全件", "diff": "差分", "jkn": "住基ネット確認"}
+BATCH_PAGE = 50  # batches per page of the history (about two months of daily runs)
 
 
 def _batch_purpose(request: HttpRequest) -> Purpose:
@@ -406,12 +407,16 @@ def batch_list(request: HttpRequest) -> HttpResponse:
     """連携の履歴: the latest batches with their counts and how many listed items wait for review."""
     try:
         ctx = context_for_request(request, Purpose.RESIDENT_SYNC)
-        rows = selectors.batches(ctx, limit=50)
+        before = request.GET.get("before", "")
+        rows = selectors.batches(ctx, limit=BATCH_PAGE + 1, before=int(before) if before.isdigit() else None)
     except AccessDenied as exc:
         return _denied(request, exc)
+    more = len(rows) > BATCH_PAGE
+    rows = rows[:BATCH_PAGE]
     counts = review.open_counts([b.id for b in rows])
     return render(request, "people/batches.html", {
-        "rows": [(b, MODE_LABELS.get(b.mode, b.mode), counts.get(b.id, (0, 0))) for b in rows]})
+        "rows": [(b, MODE_LABELS.get(b.mode, b.mode), counts.get(b.id, (0, 0))) for b in rows],
+        "older": rows[-1].id if more else None, "paged": before.isdigit(), "page_size": BATCH_PAGE})
 
 
 @login_required

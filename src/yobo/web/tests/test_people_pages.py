@@ -321,3 +321,29 @@ def test_a_jukinet_check_opens_under_p03_for_a_supervisor_and_an_import_does_not
     assert f'href="/people/batches/{check.batch_id}/?purpose=P03"' in clerk.get("/people/batches/").content.decode()
     r = clerk.get(f"/people/batches/{check.batch_id}/")
     assert r.status_code == 302 and r["Location"] == f"/people/batches/{check.batch_id}/?purpose=P03"
+
+
+def test_the_batch_history_pages_back_through_older_batches(
+        logged_in: Any, make_staff: Any, make_ctx: Any, key_dir: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from yobo.people.services import import_residents
+    from yobo.people.tests.test_import import AS_OF, rows_of, write
+    from yobo.web import people_views
+
+    monkeypatch.setattr(people_views, "BATCH_PAGE", 2)
+    keys.ensure_keys()
+    clerk = make_staff("clerk.p", duties=[Duty.CLERK])
+    ctx = make_ctx(Purpose.RESIDENT_SYNC, staff=clerk)
+    rows = rows_of(5)
+    ids = [import_residents(ctx, write(tmp_path / f"d{k}.csv", rows[:k + 1]), as_of=AS_OF).batch_id for k in range(5)]
+    c = logged_in(clerk)
+
+    def shown(html: str) -> list[int]:
+        return [int(x) for x in re.findall(r'<a href="/people/batches/(\d+)/">', html)]
+
+    page = c.get("/people/batches/").content.decode()
+    assert shown(page) == ids[:2:-1] and f'href="?before={ids[3]}"' in page and "最新へ" not in page
+    page = c.get("/people/batches/", {"before": ids[3]}).content.decode()
+    assert shown(page) == [ids[2], ids[1]] and f'href="?before={ids[1]}"' in page and "最新へ" in page
+    page = c.get("/people/batches/", {"before": ids[1]}).content.decode()
+    assert shown(page) == [ids[0]] and 'data-testid="older"' not in page
