@@ -45,26 +45,12 @@ def ensure_demo_city(
     # the next day's complete snapshot lacks a few residents, so the demo's 住民記録の連携 page has
     # absences to review (decision 052), as a city's daily run would
     snapshot = path.with_name(f"demo-residents-{seed}-snapshot.csv")
-    _without_some_residents(path, snapshot, DEMO_ABSENT)
+    synth.write_csv(snapshot, count, seed=seed, as_of=as_of, date_style="mixed", kana="mixed", leave_out=DEMO_ABSENT)
     import_residents(ctx, snapshot, as_of=as_of + timedelta(days=1), full=True)
     return first
 
 
 DEMO_ABSENT = 6
-
-
-def _without_some_residents(src: Path, dst: Path, n: int) -> None:
-    """Copy a UTF-8 extract, leaving out ``n`` residents (住民区分 1) spread through the file."""
-    import csv
-
-    with src.open(encoding="utf-8", newline="") as f:
-        rows = list(csv.reader(f))
-    status = rows[0].index("住民区分")
-    residents = [i for i in range(1, len(rows)) if rows[i][status] == "1"]
-    step = max(1, len(residents) // n)
-    left_out = set(residents[step // 2::step][:n])
-    with dst.open("w", encoding="utf-8", newline="") as f:
-        csv.writer(f, lineterminator="\r\n").writerows(r for i, r in enumerate(rows) if i not in left_out)
 
 
 def set_use_suspension(ctx: AccessContext, atena_no: str, suspended: bool, *, reason: str = "", scope: str = "",

@@ -16,7 +16,7 @@ import argparse
 import csv
 import sys
 from bisect import bisect_right
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
@@ -431,17 +431,20 @@ def write_csv(
     date_style: str = "iso",
     kana: str = "full",
     progress: bool = False,
+    leave_out: int = 0,
 ) -> int:
     """Write ``count`` rows (plus the header) to ``path``; returns the number of rows written.
 
     ``encoding`` is ``utf-8``, ``utf-8-sig`` (with BOM) or ``cp932``; for CP932 only names it can
-    encode are used (𠮷 and 𡈽 are left out; 髙 and 﨑 are in CP932 and stay).
+    encode are used (𠮷 and 𡈽 are left out; 髙 and 﨑 are in CP932 and stay). ``leave_out``: the
+    same file without that many residents (住民区分 1), spread through it — a later complete
+    snapshot in which they are missing.
     """
     if encoding not in ENCODINGS:
         raise ValueError(f"encoding must be one of {', '.join(ENCODINGS)}")
-    rows = generate_cells(
+    rows = _leaving_out(generate_cells(
         count, seed, as_of, date_style=date_style, kana=kana, cp932_only=encoding == "cp932"
-    )
+    ), count, leave_out)
     bar = None
     if progress:
         from tqdm import tqdm
@@ -460,6 +463,18 @@ def write_csv(
         bar.update(n % 10_000)
         bar.close()
     return n
+
+
+def _leaving_out(rows: Iterable[list[str]], count: int, n: int) -> Iterator[list[str]]:
+    status = COLUMNS.index("住民区分")
+    step = max(1, count // n) if n > 0 else count + 1
+    left, due = 0, step // 2
+    for k, cells in enumerate(rows):
+        if left < n and k >= due and cells[status] == "1":
+            left += 1
+            due = k + step
+            continue
+        yield cells
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from collections import Counter, defaultdict
 from datetime import date
+from itertools import pairwise
 
 import pytest
 
@@ -163,3 +164,23 @@ def test_pure_modules_import_no_django():
     code = ("import sys, yobo.people.synth, yobo.people.extract; "
             "sys.exit(1 if any(m == 'django' or m.startswith('django.') for m in sys.modules) else 0)")
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+@pytest.mark.parametrize("n", [1, 6, 40])
+def test_leave_out_writes_the_same_file_without_n_residents_spread_through_it(tmp_path, n):
+    def rows(path):
+        with path.open(encoding="utf-8", newline="") as f:
+            return list(csv.reader(f))
+
+    whole, snap = tmp_path / "whole.csv", tmp_path / "snap.csv"
+    synth.write_csv(whole, 600, seed=3, as_of=date(2025, 4, 1), date_style="mixed", kana="mixed")
+    assert synth.write_csv(snap, 600, seed=3, as_of=date(2025, 4, 1), date_style="mixed", kana="mixed",
+                           leave_out=n) == 600 - n
+    a, b = rows(whole), rows(snap)
+    kept = {tuple(r) for r in b}
+    gone = [k for k, r in enumerate(a) if tuple(r) not in kept]
+    assert len(b) == len(a) - n and all(tuple(r) in {tuple(x) for x in a} for r in b)
+    status = a[0].index("住民区分")
+    assert len(gone) == n and {a[k][status] for k in gone} == {"1"}
+    # spread through the file: at least half a step apart
+    assert all(j - i >= 600 // n // 2 for i, j in pairwise(gone))
