@@ -495,20 +495,23 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--as-of", default=None, help="基準日 / reference date (default today); no one is born after it")
     r.add_argument("--date-style", choices=DATE_STYLES, default="iso", help="日付の書式 / date format")
     r.add_argument("--kana", choices=KANA_STYLES, default="full", help="カナの幅 / katakana width")
+    r.add_argument("--leave-out", type=int, default=0, metavar="N",
+                   help="同じファイルから住民N人を除く（全件ファイルの不在確認用） / the same file without N residents "
+                   "(a later complete snapshot with persons missing)")
     args = ap.parse_args(argv)
     try:
         as_of = _parse_as_of(args.as_of)
     except DateFormatError as exc:
         print(f"--as-of: {exc}", file=sys.stderr)
         return 2
-    if args.count < 0:
-        print("--count は0以上です / --count must be 0 or more", file=sys.stderr)
+    if args.count < 0 or args.leave_out < 0:
+        print("--count と --leave-out は0以上です / --count and --leave-out must be 0 or more", file=sys.stderr)
         return 2
     encoding = "utf-8-sig" if args.bom and args.encoding == "utf-8" else args.encoding
     try:
         n = write_csv(
             args.out, args.count, args.seed, encoding, as_of,
-            date_style=args.date_style, kana=args.kana, progress=sys.stderr.isatty(),
+            date_style=args.date_style, kana=args.kana, progress=sys.stderr.isatty(), leave_out=args.leave_out,
         )
     except OSError as exc:
         print(f"{args.out}: 書き込めません / cannot write: {exc.strerror}", file=sys.stderr)

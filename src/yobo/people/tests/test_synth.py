@@ -151,6 +151,17 @@ def test_cli_writes_file_and_summary(tmp_path, capsys):
     assert len(result.read_all()) == 50 and result.encoding == "cp932" and not result.problems
 
 
+def test_cli_leave_out_writes_a_later_snapshot(tmp_path, capsys):
+    whole, snap = tmp_path / "whole.csv", tmp_path / "snap.csv"
+    assert synth.main(["residents", "--count", "80", "--out", str(whole), "--as-of", "2025-06-01"]) == 0
+    assert synth.main(["residents", "--count", "80", "--out", str(snap), "--as-of", "2025-06-01",
+                       "--leave-out", "3"]) == 0
+    assert "wrote 77 " in capsys.readouterr().out
+    kept = read_extract(snap, as_of=AS_OF).read_all()
+    assert len(kept) == 77 and all(r in read_extract(whole, as_of=AS_OF).read_all() for r in kept)
+    assert synth.main(["residents", "--count", "8", "--out", str(snap), "--leave-out", "-1"]) == 2
+
+
 def test_cli_rejects_bad_as_of(tmp_path, capsys):
     rc = synth.main(["residents", "--count", "5", "--out", str(tmp_path / "x.csv"), "--as-of", "yesterday"])
     assert rc == 2
