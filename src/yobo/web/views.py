@@ -14,7 +14,8 @@ from yobo.exports import selectors as exports
 from yobo.governance import requests, retention
 from yobo.people import selectors as people
 
-# Where each purpose's work is done in the web UI; purposes without a page yet show as 準備中.
+# Where each purpose's work is done in the web UI; purposes done on the batch terminal instead (files,
+# keys, scheduled jobs) show where, in BATCH_WORK.
 PURPOSE_PAGES: dict[Purpose, str] = {
     Purpose.ADMINISTRATION: "/staff/",
     Purpose.AUDIT_REVIEW: "/audit/",
@@ -39,6 +40,13 @@ PURPOSE_PAGES: dict[Purpose, str] = {
     Purpose.STATISTICS: "/doses/stats/",
 }
 
+BATCH_WORK: dict[Purpose, str] = {
+    Purpose.MYNUMBER_REGISTRATION: "住民は住民記録の取込、住登外者は P03 の申請で登録します",
+    Purpose.MYNUMBER_MAINTENANCE: "バッチ端末で yobo mynumber rotate-keys / reindex",
+    Purpose.DOSE_IMPORT: "バッチ端末で yobo doses import（医療機関CSV・VRS・HL7）",
+    Purpose.COPY_REGISTRATION: "定時処理 yobo exchange register-copies",
+}
+
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
@@ -49,7 +57,7 @@ def home(request: HttpRequest) -> HttpResponse:
     purposes = sorted(ctx.allowed_purposes() - {Purpose.AUTHENTICATION}, key=lambda p: p.value)
     waiting = _waiting(purposes)
     menu = [{"code": p.value, "label": PURPOSE_LABELS[p], "url": PURPOSE_PAGES.get(p, ""),
-             "waiting": waiting.get(p, [])} for p in purposes]
+             "elsewhere": BATCH_WORK.get(p, "準備中"), "waiting": waiting.get(p, [])} for p in purposes]
     admin = Purpose.ADMINISTRATION in ctx.allowed_purposes()
     return render(request, "web/home.html", {"menu": menu, "is_admin": admin, "ctx": ctx})
 

@@ -76,3 +76,14 @@ def test_the_menu_counts_what_waits_for_each_purpose_held(
     desk.post("/logout/")
     entry = logged_in(make_staff("entry.w", duties=[Duty.ENTRY]))
     assert badges(entry.get("/").content.decode()) == {}
+
+
+def test_every_purpose_has_a_page_or_says_where_its_work_is_done(logged_in: Any, make_staff: Any) -> None:
+    from yobo.core.purposes import Purpose as P
+    from yobo.web.views import BATCH_WORK, PURPOSE_PAGES
+
+    assert not set(PURPOSE_PAGES) & set(BATCH_WORK)
+    assert set(P) - {P.AUTHENTICATION} == set(PURPOSE_PAGES) | set(BATCH_WORK)
+    html = logged_in(make_staff("admin.w", duties=[Duty.ADMIN])).get("/").content.decode()
+    assert "準備中" not in html
+    assert 'data-testid="elsewhere-V02">バッチ端末で yobo doses import' in html
