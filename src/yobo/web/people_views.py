@@ -387,6 +387,16 @@ def switch_decide(request: HttpRequest, switch_id: str, decision: str) -> HttpRe
 # --- 住民記録連携の結果と確認 (purpose P01; a 住基ネット check's items P03) ----------------------------
 
 MODE_LABELS = {"full": "全件", "diff": "差分", "jkn": "住基ネット確認"}
+# the batch record's summary keys and their parts, as staff read them
+SUMMARY_LABELS = {"problems": "問題", "warnings": "警告", "mynumber": "個人番号", "status_changes": "住民区分の異動",
+                  "findings": "要確認の内訳"}
+PART_LABELS = {"inserted": "新規登録", "unchanged": "変更なし", "refused": "不受理"}
+
+
+def _part_label(key: str) -> str:
+    return PART_LABELS.get(key) or jukinet.FINDING_LABELS.get(key, key).split("（")[0]
+
+
 BATCH_PAGE = 50  # batches per page of the history (about two months of daily runs)
 
 
@@ -447,8 +457,11 @@ def batch_detail(request: HttpRequest, batch_id: str) -> HttpResponse:
     return render(request, "people/batch.html", {
         "b": b, "mode_label": MODE_LABELS.get(b.mode, b.mode), "listing": listing, "items": shown, "total": len(items),
         "open": sum(1 for i in items if not i.reviewed), "show": show, "purpose": purpose.value,
-        "summary": sorted((k, v) for k, v in b.summary.items() if not isinstance(v, (dict, list))),
-        "breakdowns": sorted((k, v) for k, v in b.summary.items() if isinstance(v, dict) and v),
+        "summary": sorted((SUMMARY_LABELS.get(k, k), v) for k, v in b.summary.items()
+                          if not isinstance(v, (dict, list))),
+        "breakdowns": sorted((SUMMARY_LABELS.get(k, k), {_part_label(x): n for x, n in v.items()
+                                                          if not isinstance(n, (dict, list))})
+                             for k, v in b.summary.items() if isinstance(v, dict) and v),
     })
 
 

@@ -252,6 +252,8 @@ def test_batch_pages_list_what_a_snapshot_left_and_record_each_review(
     assert f'<a href="/people/batches/{s.batch_id}/">' in listing and "未確認 2" in listing and "snap.csv" in listing
     page = c.get(f"/people/batches/{s.batch_id}/").content.decode()
     assert 'data-testid="open-count">2<' in page and rows[6]["漢字氏名"] in page
+    # the record's summary as staff read it, not its keys
+    assert "<dt>個人番号</dt><dd>新規登録 0 ／ 変更なし " in page and "mynumber" not in page
     assert f'<a href="/people/{gone[0]}/?purpose=P01">{gone[0]}</a>' in page
     shown = [e for e in log_entries(staff="clerk.r", operation=Operation.READ) if e.detail.startswith("review list")]
     assert {e.target for e in shown} == set(gone) and {e.purpose for e in shown} == {"P01"}
@@ -303,6 +305,7 @@ def test_a_jukinet_check_opens_under_p03_for_a_supervisor_and_an_import_does_not
     page = boss.get(f"/people/batches/{check.batch_id}/", {"purpose": "P03"}).content.decode()
     assert 'data-testid="open-count">1<' in page and 'href="/people/nonresidents/"' in page
     assert '<input type="hidden" name="purpose" value="P03">' in page
+    assert "<dt>要確認の内訳</dt><dd>住基ネットで該当なし 1</dd>" in page
     r = boss.post(f"/people/batches/{check.batch_id}/review/{lost}/", {"note": "本人に照会中", "purpose": "P03"})
     assert r.status_code == 302 and r["Location"] == f"/people/batches/{check.batch_id}/?purpose=P03"
     [mark] = log_entries(staff="boss.r", operation=Operation.UPDATE)
