@@ -393,8 +393,12 @@ SUMMARY_LABELS = {"problems": "問題", "warnings": "警告", "mynumber": "個�
 PART_LABELS = {"inserted": "新規登録", "unchanged": "変更なし", "refused": "不受理"}
 
 
-def _part_label(key: str) -> str:
-    return PART_LABELS.get(key) or jukinet.FINDING_LABELS.get(key, key).split("（")[0]
+def _parts(counts: dict[str, Any]) -> dict[str, Any]:
+    """A breakdown's counts in a fixed order (PostgreSQL's jsonb keeps keys in its own order), labelled."""
+    order = [*PART_LABELS, *jukinet.FINDING_LABELS]
+    keys = sorted((k for k, n in counts.items() if not isinstance(n, (dict, list))),
+                  key=lambda k: (order.index(k) if k in order else len(order), k))
+    return {PART_LABELS.get(k) or jukinet.FINDING_LABELS.get(k, k).split("（")[0]: counts[k] for k in keys}
 
 
 BATCH_PAGE = 50  # batches per page of the history (about two months of daily runs)
@@ -459,9 +463,8 @@ def batch_detail(request: HttpRequest, batch_id: str) -> HttpResponse:
         "open": sum(1 for i in items if not i.reviewed), "show": show, "purpose": purpose.value,
         "summary": sorted((SUMMARY_LABELS.get(k, k), v) for k, v in b.summary.items()
                           if not isinstance(v, (dict, list))),
-        "breakdowns": sorted((SUMMARY_LABELS.get(k, k), {_part_label(x): n for x, n in v.items()
-                                                          if not isinstance(n, (dict, list))})
-                             for k, v in b.summary.items() if isinstance(v, dict) and v),
+        "breakdowns": sorted((SUMMARY_LABELS.get(k, k), _parts(v)) for k, v in b.summary.items()
+                             if isinstance(v, dict) and v),
     })
 
 
