@@ -40,6 +40,9 @@ PURPOSE_PAGES: dict[Purpose, str] = {
     Purpose.STATISTICS: "/doses/stats/",
 }
 
+# Where the waiting work of a purpose is listed, when that is not its usual page
+WAITING_PAGES: dict[Purpose, str] = {Purpose.PROTECTION_MEASURE: "/people/protection/"}
+
 BATCH_WORK: dict[Purpose, str] = {
     Purpose.MYNUMBER_REGISTRATION: "住民は住民記録の取込、住登外者は P03 の申請で登録します",
     Purpose.MYNUMBER_MAINTENANCE: "バッチ端末で yobo mynumber rotate-keys / reindex",
@@ -56,7 +59,8 @@ def home(request: HttpRequest) -> HttpResponse:
         return render(request, "web/access/denied.html", {"message": str(exc)}, status=403)
     purposes = sorted(ctx.allowed_purposes() - {Purpose.AUTHENTICATION}, key=lambda p: p.value)
     waiting = _waiting(purposes)
-    menu = [{"code": p.value, "label": PURPOSE_LABELS[p], "url": PURPOSE_PAGES.get(p, ""),
+    menu = [{"code": p.value, "label": PURPOSE_LABELS[p],
+             "url": WAITING_PAGES.get(p, PURPOSE_PAGES.get(p, "")) if p in waiting else PURPOSE_PAGES.get(p, ""),
              "elsewhere": BATCH_WORK.get(p, "準備中"), "waiting": waiting.get(p, [])} for p in purposes]
     admin = Purpose.ADMINISTRATION in ctx.allowed_purposes()
     return render(request, "web/home.html", {"menu": menu, "is_admin": admin, "ctx": ctx})

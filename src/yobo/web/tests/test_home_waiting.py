@@ -64,6 +64,14 @@ def test_the_menu_counts_what_waits_for_each_purpose_held(
     boss = logged_in(make_staff("boss.w", duties=[Duty.SUPERVISOR, Duty.EXCHANGE]))
     assert badges(boss.get("/").content.decode()) == {
         "P03": "確認待ち 1", "G03": "承認待ち 2 / 消去報告の期限超過 1", "G02": "承認待ち 1", "X02": "確認待ち 1"}
+    # a pending 支援措置 request: the P04 entry leads to the list of requests waiting for confirmation
+    from yobo.people import protection
+    from yobo.people.models import ProtectionAction
+
+    protection.request_change(make_ctx(Purpose.PROTECTION_MEASURE, duties=[Duty.CLERK]), "1000000001",
+                              ProtectionAction.SET)
+    html = boss.get("/").content.decode()
+    assert badges(html)["P04"] == "確認待ち 1" and '<a href="/people/protection/"><span class="code">P04' in html
     # the second staff member confirms: that work is gone from the menu
     nonresidents.confirm(make_ctx(Purpose.NONRESIDENT_REGISTRATION, duties=[Duty.SUPERVISOR]), app_id)
     assert "P03" not in badges(boss.get("/").content.decode())
@@ -72,7 +80,7 @@ def test_the_menu_counts_what_waits_for_each_purpose_held(
     desk = logged_in(make_staff("desk.w", duties=[Duty.CLERK]))
     got = badges(desk.get("/").content.decode())
     # no retention (G02) or exchange (X02) duty
-    assert got == {"G01": "未決定 1", "G03": "承認待ち 2 / 消去報告の期限超過 1"}
+    assert got == {"G01": "未決定 1", "G03": "承認待ち 2 / 消去報告の期限超過 1", "P04": "確認待ち 1"}
     desk.post("/logout/")
     entry = logged_in(make_staff("entry.w", duties=[Duty.ENTRY]))
     assert badges(entry.get("/").content.decode()) == {}
