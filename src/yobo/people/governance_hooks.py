@@ -27,7 +27,7 @@ from yobo.core.purposes import Operation
 from yobo.governance import registry
 
 from . import review
-from .models import BatchAbsence, BatchStatus, ImportBatch, NonResidentFinding, PersonHistory
+from .models import BatchAbsence, ImportBatch, NonResidentFinding, PersonHistory
 
 BASIS = "接種記録と同じ (予防接種法施行令第6条の2: 5年以上; 評価書: 20年以上); 各人の最新の履歴は残す"
 
@@ -61,12 +61,7 @@ REVIEW_BASIS = "対象者抽出の一覧と同じ (紙書類5年: 評価書); �
 def _review_due(cutoff: date) -> list[QuerySet[Any]]:
     start = datetime.combine(cutoff, time.min, tzinfo=timezone.get_current_timezone())
     batches = ImportBatch.objects.filter(municipality=_m(), mode__in=review.LISTING_MODES, started_at__lt=start)
-    for mode in review.LISTING_MODES:
-        latest = (ImportBatch.objects.filter(municipality=_m(), mode=mode, status=BatchStatus.APPLIED)
-                  .order_by("-pk").values_list("pk", flat=True).first())
-        if latest is not None:
-            batches = batches.exclude(pk=latest)
-    ids = batches.values("pk")
+    ids = batches.exclude(pk__in=list(review.current_batches().values())).values("pk")
     return [BatchAbsence.objects.filter(batch_id__in=ids), NonResidentFinding.objects.filter(batch_id__in=ids)]
 
 

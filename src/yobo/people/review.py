@@ -102,11 +102,20 @@ def _reviewable(batch_id: int) -> ImportBatch:
     return batch
 
 
-def previous_batch(mode: str, before_id: int) -> int | None:
-    """The applied batch of ``mode`` just before ``before_id``: the one whose reviews carry over."""
-    prev = (ImportBatch.objects.filter(municipality=_m(), mode=mode, status=BatchStatus.APPLIED, pk__lt=before_id)
-            .order_by("-pk").values_list("pk", flat=True).first())
+def previous_batch(mode: str, before_id: int | None = None) -> int | None:
+    """The applied batch of ``mode`` just before ``before_id`` (the one whose reviews carry over), or
+    without it the latest one (the current list)."""
+    qs = ImportBatch.objects.filter(municipality=_m(), mode=mode, status=BatchStatus.APPLIED)
+    if before_id is not None:
+        qs = qs.filter(pk__lt=before_id)
+    prev = qs.order_by("-pk").values_list("pk", flat=True).first()
     return int(prev) if prev is not None else None
+
+
+def current_batches() -> dict[str, int]:
+    """The latest applied batch of each listing mode: the lists staff work from now."""
+    latest = {mode: previous_batch(mode) for mode in LISTING_MODES}
+    return {mode: b for mode, b in latest.items() if b is not None}
 
 
 def carry_over(batch: ImportBatch, findings: list[NonResidentFinding]) -> None:
@@ -209,10 +218,9 @@ def open_counts(batch_ids: list[int]) -> dict[int, tuple[int, int]]:
 def waiting() -> dict[str, int]:
     """Items not yet reviewed on the latest applied batch of each listing mode (what staff still have
     to look at; older batches' items either carried over or no longer stand): counts only, no person."""
-    latest = {mode: ImportBatch.objects.filter(municipality=_m(), mode=mode, status=BatchStatus.APPLIED)
-              .order_by("-pk").values_list("pk", flat=True).first() for mode in LISTING_MODES}
-    counts = open_counts([b for b in latest.values() if b is not None])
-    return {mode: counts.get(b, (0, 0))[1] for mode, b in latest.items() if b is not None}
+    latest = current_batches()
+    counts = open_counts(list(latest.values()))
+    return {mode: counts.get(b, (0, 0))[1] for mode, b in latest.items()}
 
 
 def _counts(model: Any, batch_ids: list[int]) -> list[tuple[int, int, int]]:

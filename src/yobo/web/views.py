@@ -59,11 +59,15 @@ def home(request: HttpRequest) -> HttpResponse:
         return render(request, "web/access/denied.html", {"message": str(exc)}, status=403)
     purposes = sorted(ctx.allowed_purposes() - {Purpose.AUTHENTICATION}, key=lambda p: p.value)
     waiting = _waiting(purposes)
-    menu = [{"code": p.value, "label": PURPOSE_LABELS[p],
-             "url": WAITING_PAGES.get(p, PURPOSE_PAGES.get(p, "")) if p in waiting else PURPOSE_PAGES.get(p, ""),
+    menu = [{"code": p.value, "label": PURPOSE_LABELS[p], "url": _page(p, p in waiting),
              "elsewhere": BATCH_WORK.get(p, "準備中"), "waiting": waiting.get(p, [])} for p in purposes]
     admin = Purpose.ADMINISTRATION in ctx.allowed_purposes()
     return render(request, "web/home.html", {"menu": menu, "is_admin": admin, "ctx": ctx})
+
+
+def _page(p: Purpose, has_waiting: bool) -> str:
+    page = PURPOSE_PAGES.get(p, "")
+    return WAITING_PAGES.get(p, page) if has_waiting else page
 
 
 def _waiting(purposes: list[Purpose]) -> dict[Purpose, list[tuple[str, int]]]:
