@@ -107,9 +107,9 @@ class CsvDoseFile:
     required: tuple[str, ...] = ()
     aliases: dict[str, str] = {}
 
-    def __init__(self, path: Path, encoding: str) -> None:
+    def __init__(self, path: Path, encoding: str, name: str | None = None) -> None:
         self.path = path
-        self.file = path.name
+        self.file = name or path.name  # the name problems and refs give (an upload's own name)
         self.encoding = encoding
         self.header: list[str] = []
         self.problems: list[Problem] = []

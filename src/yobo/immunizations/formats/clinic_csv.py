@@ -431,15 +431,16 @@ _FAST: dict[str, Callable[[str], Any]] = {
 }
 
 
-def read_clinic_csv(path: str | Path, encoding: str = "auto") -> ClinicCsvFile:
+def read_clinic_csv(path: str | Path, encoding: str = "auto", name: str | None = None) -> ClinicCsvFile:
     """Open a clinic CSV: check the encoding (UTF-8 with/without BOM, or CP932) and the header.
 
     Raises ``ExtractError`` (an ``InputRejected``) when the file is missing or in neither encoding;
     every other problem is in ``result.problems`` (header problems at once, row problems as the
-    rows are iterated). Iterate the result once to get the valid doses.
+    rows are iterated). Iterate the result once to get the valid doses. ``name``: the file name
+    problems give, when not the path's (an uploaded file's own name).
     """
     p = Path(path)
-    f = ClinicCsvFile(p, detect_encoding(p, encoding))
+    f = ClinicCsvFile(p, detect_encoding(p, encoding), name)
     f.read_header()
     return f
 

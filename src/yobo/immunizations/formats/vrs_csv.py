@@ -93,8 +93,8 @@ def _stamp(s: str) -> datetime | None:
 class VrsCsvFile(CsvDoseFile):
     """One pass over a VRS CSV. ``doses`` is the number of dose groups in the header."""
 
-    def __init__(self, path: Path, encoding: str, vaccine: str = DEFAULT_VACCINE) -> None:
-        super().__init__(path, encoding)
+    def __init__(self, path: Path, encoding: str, vaccine: str = DEFAULT_VACCINE, name: str | None = None) -> None:
+        super().__init__(path, encoding, name)
         self.vaccine = vaccine
         self.doses = 0
         self.groups: dict[int, dict[str, int]] = {}
@@ -191,10 +191,12 @@ class VrsCsvFile(CsvDoseFile):
         return [] if errs else out
 
 
-def read_vrs_csv(path: str | Path, encoding: str = "auto", vaccine: str = DEFAULT_VACCINE) -> VrsCsvFile:
-    """Open a VRS CSV (UTF-8 or CP932, auto-detected); iterate the result once for the doses."""
+def read_vrs_csv(path: str | Path, encoding: str = "auto", vaccine: str = DEFAULT_VACCINE,
+                 name: str | None = None) -> VrsCsvFile:
+    """Open a VRS CSV (UTF-8 or CP932, auto-detected); iterate the result once for the doses.
+    ``name``: the file name problems give, when not the path's (an uploaded file's own name)."""
     p = Path(path)
-    f = VrsCsvFile(p, detect_encoding(p, encoding), vaccine)
+    f = VrsCsvFile(p, detect_encoding(p, encoding), vaccine, name)
     f.read_header()
     return f
 

@@ -1,7 +1,8 @@
 """``yobo doses import FILE --format clinic|vrs|hl7 [--skip-invalid] [--json]`` (CONTRACTS.md §5, issue 5).
 
 Acts as the operator (``--as`` / ``YOBO_OPERATOR``) from ``YOBO_TERMINAL`` under purpose V02
-(接種記録の取込). Atomic like the resident import (decision 051): the file is read and checked
+(接種記録の取込). The CSV formats go through ``immunizations.dose_files``, as the staff page's
+upload does. Atomic like the resident import (decision 051): the file is read and checked
 whole by its format reader, then validated and saved by the core's batch service
 (``services.record_batch``, set-based, one access-log entry); one invalid row refuses the whole
 file (exit 2, every problem on stderr with file, row/segment and column, Japanese then English,
@@ -14,7 +15,6 @@ printed to stdout (or in the ``acks`` list with ``--json``).
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,25 +28,13 @@ from yobo.core.context import AccessContext
 from yobo.core.errors import InputRejected
 from yobo.core.problems import ERROR, Problem
 from yobo.core.purposes import Purpose
-from yobo.immunizations import services
-from yobo.immunizations.formats import clinic_csv, hl7_vxu, vrs_csv
-from yobo.immunizations.formats._csvbase import CsvDoseFile, ExtractError, RejectedRow
+from yobo.immunizations import dose_files, services
+from yobo.immunizations.formats import hl7_vxu, vrs_csv
 from yobo.immunizations.inputs import DoseInput, Source
 from yobo.people.extract import rejected_path, write_rejected
 
 FORMATS = ("clinic", "vrs", "hl7")
 
-# DoseInput field -> the column named in problem reports.
-CLINIC_COLUMNS = {
-    "atena_no": clinic_csv.ATENA, "vaccine": clinic_csv.VACCINE, "date": clinic_csv.DAY,
-    "dose_number": clinic_csv.DOSE, "clinic_code": clinic_csv.CLINIC, "product_code": clinic_csv.PRODUCT,
-    "lot_number": clinic_csv.LOT, "amount_ml": clinic_csv.AMOUNT, "voucher_no": clinic_csv.VOUCHER,
-    "category": clinic_csv.CATEGORY, "manufacturer": clinic_csv.MAKER, "claim_month": clinic_csv.CLAIM,
-}
-VRS_COLUMNS = {
-    "atena_no": vrs_csv.ATENA, "date": vrs_csv.DAY, "dose_number": "回目", "lot_number": vrs_csv.LOT,
-    "voucher_no": vrs_csv.VOUCHER, "municipality_code": vrs_csv.MUNICIPALITY, "manufacturer": vrs_csv.MAKER,
-}
 HL7_COLUMNS = {
     "atena_no": "PID-3", "date": "RXA-3", "vaccine": "RXA-5", "dose_number": "OBX 30973-2", "clinic_code": "RXA-11",
     "lot_number": "RXA-15", "manufacturer": "RXA-17", "amount_ml": "RXA-6",
@@ -82,80 +70,25 @@ class Command(OperatorCommand):
     # -- CSV formats -----------------------------------------------------------------------------
 
     def _csv(self, ctx: AccessContext, path: Path, fmt: str, options: dict[str, Any]) -> None:
-        skip = options["skip_invalid"]
         try:
-            reader: CsvDoseFile = (
-                clinic_csv.read_clinic_csv(path, options["encoding"]) if fmt == "clinic"
-                else vrs_csv.read_vrs_csv(path, options["encoding"], options["vaccine"].upper())
-            )
-        except ExtractError as exc:
-            self._refuse(options, {"format": fmt, "read": 0, "problems": 1}, [Problem(path.name, None, None, str(exc))])
-        inputs = list(reader)
-        read_problems = reader.problems
-        hard = [p for p in read_problems if p.severity == ERROR]
-        header_bad = not reader.header or any(p.row == 1 and p.severity == ERROR for p in read_problems)
-        if header_bad or (hard and not skip):
-            # Still validate what was readable, so the operator gets every problem in one run.
-            extra = self._check_only(ctx, inputs, path, fmt) if inputs and not header_bad else []
-            self._refuse(options, {"format": fmt, "read": reader.rows_read, "rejected": len(reader.rejected),
-                                   "applied": False}, [*read_problems, *extra])
-        columns = CLINIC_COLUMNS if fmt == "clinic" else VRS_COLUMNS
-        try:
-            result = services.record_batch(
-                ctx, inputs, file_name=path.name, file_sha256=services.file_sha256(path), skip_invalid=skip,
-                column_of=columns, source=Source.CLINIC_CSV if fmt == "clinic" else Source.VRS,
-            )
-        except services.DoseRejected as exc:
-            r = exc.result
-            self._refuse(options, {"format": fmt, "read": reader.rows_read, "applied": False,
-                                   "rejected": (r.rejected if r else 0) + len(reader.rejected)},
-                         [*read_problems, *exc.file_problems])
-        for p in [*read_problems, *result.problems]:
+            out = dose_files.import_csv(ctx, path, fmt, encoding=options["encoding"], vaccine=options["vaccine"],
+                                        skip_invalid=options["skip_invalid"])
+        except dose_files.DoseFileRefused as exc:
+            self._refuse(options, exc.outcome.as_json(), exc.outcome.problems)
+        for p in out.problems:
             self.stderr.write(str(p))
-        rejected_file = None
-        bad_rows = sorted({r.row for r in reader.rejected} | _rows_of(inputs, result.rejected_rows))
-        if bad_rows:
-            rejected_file = str(self._write_rejected(path, reader, inputs, result, read_problems))
-        summary = {
-            "format": fmt, "read": reader.rows_read, "doses": len(inputs), "inserted": result.inserted,
-            "unchanged": result.unchanged, "rejected": len(bad_rows), "with_warnings": result.with_warnings,
-            "applied": result.applied, "batch_id": result.batch_id, "rejected_file": rejected_file,
-            "problems_by_code": result.codes,
-        }
-        text = (f"取込完了 (バッチ {result.batch_id}): 新規 {result.inserted} / 登録済み {result.unchanged}"
-                f" / 不正 {len(bad_rows)} 行 / 警告付き {result.with_warnings}\n"
-                f"imported (batch {result.batch_id}): inserted {result.inserted}, unchanged {result.unchanged},"
-                f" rejected rows {len(bad_rows)}, with warnings {result.with_warnings}\n")
-        if rejected_file:
-            text += f"不正な行 / rejected rows: {rejected_file}\n"
+        summary = {**out.as_json(), "rejected_file": None}
+        if out.rejected:
+            summary["rejected_file"] = str(write_rejected(rejected_path(path), out.header, out.rejected))
+        r = out.result
+        assert r is not None  # noqa: S101 - applied: import_csv raised otherwise
+        text = (f"取込完了 (バッチ {r.batch_id}): 新規 {r.inserted} / 登録済み {r.unchanged}"
+                f" / 不正 {len(out.rejected)} 行 / 警告付き {r.with_warnings}\n"
+                f"imported (batch {r.batch_id}): inserted {r.inserted}, unchanged {r.unchanged},"
+                f" rejected rows {len(out.rejected)}, with warnings {r.with_warnings}\n")
+        if summary["rejected_file"]:
+            text += f"不正な行 / rejected rows: {summary['rejected_file']}\n"
         self.emit(options, summary, text)
-
-    def _check_only(self, ctx: AccessContext, inputs: list[DoseInput], path: Path, fmt: str) -> list[Problem]:
-        columns = CLINIC_COLUMNS if fmt == "clinic" else VRS_COLUMNS
-        try:
-            r = services.record_batch(ctx, inputs, file_name=path.name, check_only=True, column_of=columns)
-        except InputRejected:
-            return []
-        return r.problems
-
-    def _write_rejected(self, path: Path, reader: CsvDoseFile, inputs: Sequence[DoseInput],
-                        result: services.BatchResult, read_problems: list[Problem]) -> Path:
-        """``<name>.rejected.csv``: each refused row as given, with its reasons (reader's and validation's)."""
-        reasons: dict[int, list[str]] = {}
-        for p in [*read_problems, *result.problems]:
-            if p.severity == ERROR and p.row is not None and p.row > 1:
-                reasons.setdefault(p.row, []).append(f"{p.column}: {p.message}" if p.column else p.message)
-        rows: dict[int, RejectedRow] = {r.row: r for r in reader.rejected}
-        wanted = _rows_of(inputs, result.rejected_rows) - set(rows)
-        if wanted:  # the cells of rows refused by validation: a second pass over the file
-            with path.open(encoding=reader.encoding, newline="") as f:
-                for n, cells in enumerate(csv.reader(f), 1):
-                    if n in wanted:
-                        rows[n] = RejectedRow(n, cells, reasons.get(n, []))
-        for n, r in rows.items():
-            if n in reasons and not r.reasons:
-                r.reasons = reasons[n]
-        return write_rejected(rejected_path(path), reader.header, [rows[n] for n in sorted(rows)])
 
     # -- HL7 ---------------------------------------------------------------------------------------
 
@@ -244,16 +177,6 @@ class Command(OperatorCommand):
         self.stderr.write(f"取り込めない行があるため何も登録していません（問題 {errors} 件）。"
                          f" / the file was refused ({errors} problems); nothing was applied.\n")
         raise InputRejected("取込を中止しました / import refused")
-
-
-def _rows_of(inputs: Sequence[DoseInput], positions: Sequence[int]) -> set[int]:
-    """Source row numbers of the inputs at ``positions`` (from their ``ref`` "<file>:<row>")."""
-    out: set[int] = set()
-    for i in positions:
-        _, row = services.parse_ref(inputs[i].ref)
-        if row is not None:
-            out.add(row)
-    return out
 
 
 def _errors_by_message(problems: Sequence[Problem], out: dict[int, list[hl7_vxu.Hl7Error]]) -> None:
