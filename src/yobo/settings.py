@@ -157,6 +157,9 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
+# An uploaded dose file (/doses/import/) is spooled here (mode 0600) while its request runs and then
+# removed; None: the system's temporary directory.
+FILE_UPLOAD_TEMP_DIR = os.environ.get("YOBO_UPLOAD_TMP_DIR") or None
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

@@ -2,11 +2,13 @@
 
 from django.urls import URLPattern, URLResolver, path, re_path
 
-from . import doses_views, entry_views, stats_views, vrs_views
+from . import dose_import_views, doses_views, entry_views, stats_views, vrs_views
 
 urlpatterns: list[URLPattern | URLResolver] = [
     # The person page's vaccination history (doses_views, htmx fragment).
     re_path(r"^history/(?P<atena_no>[0-9]{1,15})/$", doses_views.history, name="dose_history"),
+    # 接種記録の取込 (dose_import_views, V02): upload a clinic / medical association or VRS CSV file.
+    path("import/", dose_import_views.index, name="dose_import"),
     # VRS matching (vrs_views): runs, the error list of a run, one line's resolution.
     path("vrs/", vrs_views.runs, name="vrs_runs"),
     path("vrs/<int:run_id>/", vrs_views.run, name="vrs_run"),

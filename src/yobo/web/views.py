@@ -31,6 +31,7 @@ PURPOSE_PAGES: dict[Purpose, str] = {
     Purpose.VOUCHER_ISSUANCE: "/notices/",
     Purpose.RECOMMENDATION: "/notices/#remind-form",
     Purpose.DOSE_ENTRY: "/doses/entry/",
+    Purpose.DOSE_IMPORT: "/doses/import/",
     Purpose.VRS_MATCHING: "/doses/vrs/",
     Purpose.FEE_EXEMPTION: "/fees/",
     Purpose.CLINIC_PAYMENT: "/fees/claims/",
@@ -46,7 +47,6 @@ WAITING_PAGES: dict[Purpose, str] = {Purpose.PROTECTION_MEASURE: "/people/protec
 BATCH_WORK: dict[Purpose, str] = {
     Purpose.MYNUMBER_REGISTRATION: "住民は住民記録の取込、住登外者は P03 の申請で登録します",
     Purpose.MYNUMBER_MAINTENANCE: "バッチ端末で yobo mynumber rotate-keys / reindex",
-    Purpose.DOSE_IMPORT: "バッチ端末で yobo doses import（医療機関CSV・VRS・HL7）",
     Purpose.COPY_REGISTRATION: "定時処理 yobo exchange register-copies",
 }
 

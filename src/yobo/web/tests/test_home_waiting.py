@@ -94,4 +94,5 @@ def test_every_purpose_has_a_page_or_says_where_its_work_is_done(logged_in: Any,
     assert set(P) - {P.AUTHENTICATION} == set(PURPOSE_PAGES) | set(BATCH_WORK)
     html = logged_in(make_staff("admin.w", duties=[Duty.ADMIN])).get("/").content.decode()
     assert "準備中" not in html
-    assert 'data-testid="elsewhere-V02">バッチ端末で yobo doses import' in html
+    assert 'data-testid="elsewhere-M02">バッチ端末で yobo mynumber rotate-keys' in html
+    assert 'href="/doses/import/"' in html  # V02: the upload page
