@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -75,3 +76,33 @@ def dose(atena: str, vaccine: str, on: date, n: int | None = None, **kw: Any) ->
     kw.setdefault("clinic_code", CLINIC)
     kw.setdefault("source", Source.KEYED)
     return DoseInput(atena_no=atena, vaccine=vaccine, date=on, dose_number=n, **kw)
+
+
+def good_doses() -> list[DoseInput]:
+    """Three doses of a clinic file that the ledger accepts for the ``city`` fixture (baby born 2025-01-10,
+    child 2019-04-20); the dose-import tests of the CLI and of the staff page share them."""
+    return [
+        DoseInput(atena_no="1000000001", vaccine="HIB", date=date(2025, 3, 12), dose_number=1, clinic_code=CLINIC,
+                  doctor="横浜　一郎", lot_number="HB001", source=Source.CLINIC_CSV),
+        DoseInput(atena_no="1000000001", vaccine="HIB", date=date(2025, 4, 16), dose_number=2, clinic_code=CLINIC,
+                  lot_number="HB001", source=Source.CLINIC_CSV),
+        DoseInput(atena_no="1000000006", vaccine="MR1", date=date(2020, 5, 1), dose_number=1, clinic_code=CLINIC,
+                  lot_number="MR100", source=Source.CLINIC_CSV),
+    ]
+
+
+def append_bad_rows(f: Path) -> None:
+    """Two rows the clinic reader refuses, appended to a clinic CSV of ``good_doses`` (rows 5 and 6):
+    an impossible 和暦 date in 接種日 and an unknown 接種コード."""
+    import csv
+
+    from yobo.immunizations.formats import clinic_csv
+
+    with f.open("a", encoding="utf-8", newline="") as h:
+        w = csv.writer(h, lineterminator="\r\n")
+        row = clinic_csv.dose_cells(good_doses()[0])
+        row[clinic_csv.COLUMNS.index(clinic_csv.DAY)] = "令和7年13月1日"
+        w.writerow(row)
+        row = clinic_csv.dose_cells(good_doses()[0])
+        row[clinic_csv.COLUMNS.index(clinic_csv.VACCINE)] = "XYZ"
+        w.writerow(row)

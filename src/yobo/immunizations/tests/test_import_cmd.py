@@ -21,7 +21,7 @@ from yobo.immunizations.formats import clinic_csv, hl7_vxu, vrs_csv
 from yobo.immunizations.inputs import DoseInput, Source
 from yobo.immunizations.models import Dose
 
-from .conftest import CLINIC
+from .conftest import CLINIC, append_bad_rows, good_doses
 
 pytestmark = pytest.mark.django_db
 
@@ -32,18 +32,6 @@ def clerk(make_staff: Callable[..., Any], monkeypatch: pytest.MonkeyPatch, setti
     Terminal.objects.create(name="batch-1", kind="cli")
     monkeypatch.setenv("YOBO_TERMINAL", "batch-1")
     return make_staff("doseclerk", duties=[Duty.CLERK])
-
-
-def good_doses() -> list[DoseInput]:
-    """Doses that the ledger accepts for the conftest city (baby born 2025-01-10, child 2019-04-20)."""
-    return [
-        DoseInput(atena_no="1000000001", vaccine="HIB", date=date(2025, 3, 12), dose_number=1, clinic_code=CLINIC,
-                  doctor="横浜　一郎", lot_number="HB001", source=Source.CLINIC_CSV),
-        DoseInput(atena_no="1000000001", vaccine="HIB", date=date(2025, 4, 16), dose_number=2, clinic_code=CLINIC,
-                  lot_number="HB001", source=Source.CLINIC_CSV),
-        DoseInput(atena_no="1000000006", vaccine="MR1", date=date(2020, 5, 1), dose_number=1, clinic_code=CLINIC,
-                  lot_number="MR100", source=Source.CLINIC_CSV),
-    ]
 
 
 def run(clerk: Any, *args: str) -> tuple[dict[str, Any], str]:
@@ -76,14 +64,7 @@ def test_clinic_csv_imports_then_reimport_is_unchanged(city: Any, masters: Any, 
 def test_clinic_csv_bad_rows_refuse_the_whole_file(city: Any, masters: Any, clerk: Any, tmp_path: Path) -> None:
     f = tmp_path / "bad.csv"
     clinic_csv.write_clinic_csv(f, good_doses())
-    with f.open("a", encoding="utf-8", newline="") as h:
-        w = csv.writer(h, lineterminator="\r\n")
-        row = clinic_csv.dose_cells(good_doses()[0])
-        row[clinic_csv.COLUMNS.index(clinic_csv.DAY)] = "令和7年13月1日"
-        w.writerow(row)
-        row = clinic_csv.dose_cells(good_doses()[0])
-        row[clinic_csv.COLUMNS.index(clinic_csv.VACCINE)] = "XYZ"
-        w.writerow(row)
+    append_bad_rows(f)
     summary, err, code = refused(clerk, str(f), "--format", "clinic")
     assert code == 2
     assert summary is not None and summary["applied"] is False

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import re
 from datetime import date
 from pathlib import Path
@@ -16,7 +15,7 @@ from yobo.core.purposes import Duty, Operation
 from yobo.immunizations.formats import clinic_csv, vrs_csv
 from yobo.immunizations.inputs import DoseInput, Source
 from yobo.immunizations.models import Dose
-from yobo.immunizations.tests.conftest import CLINIC, _today, city, masters  # noqa: F401 - fixtures
+from yobo.immunizations.tests.conftest import _today, append_bad_rows, city, good_doses, masters  # noqa: F401 - fixtures
 from yobo.web.dose_import_views import upload_name
 
 from .conftest import log_entries
@@ -33,29 +32,11 @@ def _spool(settings: Any, tmp_path: Path) -> Path:
     return spool
 
 
-def good_doses() -> list[DoseInput]:
-    return [
-        DoseInput(atena_no="1000000001", vaccine="HIB", date=date(2025, 3, 12), dose_number=1, clinic_code=CLINIC,
-                  doctor="横浜　一郎", lot_number="HB001", source=Source.CLINIC_CSV),
-        DoseInput(atena_no="1000000001", vaccine="HIB", date=date(2025, 4, 16), dose_number=2, clinic_code=CLINIC,
-                  lot_number="HB001", source=Source.CLINIC_CSV),
-        DoseInput(atena_no="1000000006", vaccine="MR1", date=date(2020, 5, 1), dose_number=1, clinic_code=CLINIC,
-                  lot_number="MR100", source=Source.CLINIC_CSV),
-    ]
-
-
 def clinic_file(tmp_path: Path, *, bad_rows: bool = False, **kw: Any) -> bytes:
     f = tmp_path / "in.csv"
     clinic_csv.write_clinic_csv(f, good_doses(), **kw)
     if bad_rows:
-        with f.open("a", encoding="utf-8", newline="") as h:
-            w = csv.writer(h, lineterminator="\r\n")
-            row = clinic_csv.dose_cells(good_doses()[0])
-            row[clinic_csv.COLUMNS.index(clinic_csv.DAY)] = "令和7年13月1日"
-            w.writerow(row)
-            row = clinic_csv.dose_cells(good_doses()[0])
-            row[clinic_csv.COLUMNS.index(clinic_csv.VACCINE)] = "XYZ"
-            w.writerow(row)
+        append_bad_rows(f)
     return f.read_bytes()
 
 
