@@ -53,6 +53,60 @@ def ensure_demo_city(
 DEMO_ABSENT = 6
 
 
+# The demo city's waiting work for a second staff member (二人確認): what the demo's clerk entered
+# and demo-admin, another staff member, is to confirm. Fictional people and addresses.
+DEMO_NONRESIDENTS = (
+    ("港　春子", "ミナト　ハルコ", date(2025, 2, 14), 2, "東京都港区芝公園四丁目2番8号",
+     "住所地外接種の届出（里帰り出産の乳児、住民票は港区）"),
+    ("大倉　健", "オオクラ　ケン", date(1948, 11, 3), 1, "大阪府大阪市北区中之島一丁目3番20号",
+     "市内の施設に入所中（住民票は前住所地）"),
+)
+
+
+def ensure_demo_requests(p03: AccessContext, p04: AccessContext, *, seed: int = 2025) -> int:
+    """Put waiting work for a second staff member into the demo city, once: two 住登外者 applications
+    (P03, with a synthetic My Number and the identity check of a 個人番号カード) and one 支援措置
+    request (P04) for a resident, entered under ``p03``/``p04`` (the demo's clerk). Another staff member
+    confirms them, as in a city. Returns how many were entered (0 when the demo already has some)."""
+    import random
+
+    from django.conf import settings
+
+    from yobo.audit.door import door
+    from yobo.core.errors import InputRejected
+    from yobo.core.purposes import Operation
+    from yobo.mynumber import checkdigit
+    from yobo.mynumber.services import Verification
+
+    from . import nonresidents, protection
+    from .models import NonResidentApplication, Person, ProtectionAction, ProtectionRequest
+
+    m = settings.MUNICIPALITY_CODE
+    with door(p03, Operation.SEARCH, resource="people.person", detail="demo requests check"):
+        if (NonResidentApplication.objects.filter(municipality=m).exists()
+                or ProtectionRequest.objects.filter(municipality=m).exists()):
+            return 0
+        resident = (Person.objects.filter(municipality=m, status=1, birth_date__lt=date(1995, 1, 1))
+                    .order_by("atena_no").values_list("atena_no", flat=True).first())
+    rng = random.Random(seed)  # noqa: S311 - synthetic numbers, not secrets
+    made = 0
+    for kanji, kana, born, sex, address, reason in DEMO_NONRESIDENTS:
+        for _ in range(5):  # a synthetic number may already be a demo resident's: take another
+            try:
+                nonresidents.apply(p03, nonresidents.Applicant(kanji, kana, born, sex, address, reason),
+                                   checkdigit.generate(rng),
+                                   Verification(number_check="card", identity_documents=("card",)))
+                made += 1
+                break
+            except InputRejected:
+                continue
+    if resident:
+        protection.request_change(p04, resident, ProtectionAction.SET,
+                                  note="支援措置申出書の受付（デモ）")
+        made += 1
+    return made
+
+
 def set_use_suspension(ctx: AccessContext, atena_no: str, suspended: bool, *, reason: str = "", scope: str = "",
                        request_ref: str = "") -> bool:
     """Put a person's data under suspension of use (利用停止), or lift it; purpose G01 (the resident's

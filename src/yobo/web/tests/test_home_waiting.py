@@ -96,3 +96,35 @@ def test_every_purpose_has_a_page_or_says_where_its_work_is_done(logged_in: Any,
     assert "準備中" not in html
     assert 'data-testid="elsewhere-M02">バッチ端末で yobo mynumber rotate-keys' in html
     assert 'href="/doses/import/"' in html  # V02: the upload page
+
+
+def test_the_demo_leaves_requests_for_demo_admin_to_confirm(logged_in: Any, make_ctx: Any, key_dir: Path,
+                                                            tmp_path: Path) -> None:
+    """`yobo demo`: the demo's clerk entered two 住登外者 applications and a 支援措置 request, which wait
+    on demo-admin's menu; demo-admin, another staff member, may confirm them; only once."""
+    from yobo.access.context import context_for_operator
+    from yobo.access.services import bootstrap_demo
+    from yobo.people.models import NonResidentApplication, Person, ProtectionRequest
+    from yobo.people.services import ensure_demo_city
+    from yobo.web.management.commands.demo import DEMO_CLERK, demo_second_staff_work
+
+    from .conftest import log_entries
+
+    keys.ensure_keys()
+    demo = bootstrap_demo(municipality=settings.MUNICIPALITY_CODE)
+    ensure_demo_city(make_ctx(Purpose.RESIDENT_SYNC, duties=[Duty.CLERK]), tmp_path, count=400, seed=7)
+    assert demo_second_staff_work() == 3
+    assert demo_second_staff_work() == 0  # the clerk exists: nothing more
+    applications = list(NonResidentApplication.objects.order_by("pk"))
+    assert [a.state for a in applications] == ["pending", "pending"]
+    assert {a.requested_by.username for a in applications} == {DEMO_CLERK}
+    assert ProtectionRequest.objects.get().requested_by.username == DEMO_CLERK
+    made = [(e.purpose, e.resource) for e in log_entries(staff=DEMO_CLERK, operation="create")]
+    assert made.count(("P03", "people.nonresident")) == 2 and ("P04", "people.protection") in made
+
+    home = logged_in(demo["staff"], password=demo["password"]).get("/").content.decode()
+    got = badges(home)
+    assert (got["P03"], got["P04"]) == ("確認待ち 2", "確認待ち 1")
+    admin = context_for_operator(Purpose.NONRESIDENT_REGISTRATION, "demo-admin", "demo-terminal")
+    atena = nonresidents.confirm(admin, applications[0].pk)
+    assert Person.objects.get(atena_no=atena).name_kanji == "港　春子"

@@ -65,6 +65,37 @@ class Command(BaseCommand):
         d = ensure_demo_doses(ctx.for_purpose(Purpose.DOSE_IMPORT), settings.VAR_DIR)
         if d is not None:
             self.stdout.write(f"デモ市の接種記録 {d.inserted} 件を取り込みました / loaded {d.inserted} demo doses\n")
+        n = demo_second_staff_work()
+        if n:
+            self.stdout.write(f"{DEMO_CLERK} の申請 {n} 件が確認待ちです（demo-admin が確認します） / {n} requests by "
+                              f"{DEMO_CLERK} wait for a second staff member\n")
+
+
+DEMO_CLERK = "demo-clerk"
+
+
+def demo_second_staff_work() -> int:
+    """The demo's clerk (``demo-clerk``, a 予防接種事務担当 without a login: no password is shown and
+    no second factor is set up) and what they entered for a second staff member to confirm (住登外者
+    applications, a 支援措置 request), so that demo-admin sees the two-staff confirmation at work.
+    Once: nothing is entered when the clerk exists already. Returns how many requests were entered."""
+    from yobo.access import selectors as staff
+    from yobo.access import services as access
+    from yobo.access.context import context_for_operator
+    from yobo.core.errors import InputRejected
+    from yobo.core.purposes import Duty, Purpose
+    from yobo.people.services import ensure_demo_requests
+
+    admin = context_for_operator(Purpose.ADMINISTRATION, "demo-admin", "demo-terminal")
+    try:
+        staff.get_staff(admin, DEMO_CLERK)
+        return 0
+    except InputRejected:
+        pass
+    access.create_staff(admin, username=DEMO_CLERK, last_name="窓口", first_name="一郎", department="hoken",
+                        duties=[str(Duty.CLERK)], mynumber_right=True)
+    clerk = context_for_operator(Purpose.NONRESIDENT_REGISTRATION, DEMO_CLERK, "demo-terminal")
+    return ensure_demo_requests(clerk, clerk.for_purpose(Purpose.PROTECTION_MEASURE))
 
 
 def demo_totp_code() -> str:
