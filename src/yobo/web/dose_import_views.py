@@ -1,7 +1,7 @@
 """接種記録の取込 (V02) on the staff UI: a clerk uploads the medical association's (医師会) or a
 clinic's CSV file, or a VRS CSV, and gets the same verdict ``yobo doses import`` gives on the batch
 terminal (both go through ``immunizations.dose_files``): the whole file applied, or refused with
-every problem listed by row and column and nothing applied. With 「不正な行を除いて取り込む」 the
+every problem listed by row and column and nothing applied. With 「誤りのある行を除いて取り込む」 the
 valid rows are saved and the refused rows are listed on the page (row number and reasons); no
 rejected-rows file is written, since a file handed to a browser would be an export of personal data.
 
