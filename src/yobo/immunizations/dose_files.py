@@ -89,7 +89,7 @@ class DoseFileRefused(InputRejected):
         self.outcome = outcome
 
 
-def open_csv(path: Path, fmt: str, *, encoding: str = "auto", vaccine: str = vrs_csv.DEFAULT_VACCINE,
+def _open_csv(path: Path, fmt: str, *, encoding: str = "auto", vaccine: str = vrs_csv.DEFAULT_VACCINE,
              name: str | None = None) -> CsvDoseFile:
     """The format's reader over ``path``; problems name the file ``name`` (an upload's own name)."""
     if fmt == "clinic":
@@ -106,10 +106,9 @@ def import_csv(ctx: AccessContext, path: Path, fmt: str, *, encoding: str = "aut
     name = name or path.name
     out = DoseFileOutcome(fmt, name)
     try:
-        reader = open_csv(path, fmt, encoding=encoding, vaccine=vaccine, name=name)
+        reader = _open_csv(path, fmt, encoding=encoding, vaccine=vaccine, name=name)
     except ExtractError as exc:
-        # Its message names the path's file; an upload is known to staff by its own name.
-        out.problems = [Problem(name, None, None, str(exc).replace(path.name, name))]
+        out.problems = [Problem(name, None, None, str(exc))]
         raise DoseFileRefused(out) from None
     inputs = list(reader)
     out.read, out.doses, out.header = reader.rows_read, len(inputs), reader.header
@@ -155,7 +154,7 @@ def _rejected_rows(path: Path, reader: CsvDoseFile, inputs: Sequence[DoseInput],
         if p.severity == ERROR and p.row is not None and p.row > 1:
             reasons.setdefault(p.row, []).append(f"{p.column}: {p.message}" if p.column else p.message)
     rows: dict[int, RejectedRow] = {r.row: r for r in reader.rejected}
-    wanted = rows_of(inputs, result.rejected_rows) - set(rows)
+    wanted = _rows_of(inputs, result.rejected_rows) - set(rows)
     if wanted:  # the cells of rows refused by validation: a second pass over the file
         with path.open(encoding=reader.encoding, newline="") as f:
             for n, cells in enumerate(csv.reader(f), 1):
@@ -167,7 +166,7 @@ def _rejected_rows(path: Path, reader: CsvDoseFile, inputs: Sequence[DoseInput],
     return [rows[n] for n in sorted(rows)]
 
 
-def rows_of(inputs: Sequence[DoseInput], positions: Sequence[int]) -> set[int]:
+def _rows_of(inputs: Sequence[DoseInput], positions: Sequence[int]) -> set[int]:
     """Source row numbers of the inputs at ``positions`` (from their ``ref`` "<file>:<row>")."""
     out: set[int] = set()
     for i in positions:

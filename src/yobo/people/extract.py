@@ -151,14 +151,15 @@ def _strict_scan(path: Path, encoding: str) -> tuple[int, str] | None:
                 return None
 
 
-def detect_encoding(path: str | Path, encoding: str = "auto") -> str:
+def detect_encoding(path: str | Path, encoding: str = "auto", name: str | None = None) -> str:
     """The Python codec to read ``path`` with: ``utf-8-sig``, ``utf-8`` or ``cp932``.
 
     ``auto`` tries a strict UTF-8 decode of the whole file, then CP932; ``utf-8``/``cp932`` check
-    only that one. Raises :class:`ExtractError` naming the file and line when the file is not in
-    the encoding(s).
+    only that one. Raises :class:`ExtractError` naming the file (``name``, else the path's) and line
+    when the file is not in the encoding(s).
     """
     p = Path(path)
+    shown = name or p.name
     if not p.is_file():
         raise ExtractError(f"ファイルが見つかりません / file not found: {p}")
     enc = encoding.lower().replace("_", "-")
@@ -178,13 +179,13 @@ def detect_encoding(path: str | Path, encoding: str = "auto") -> str:
     line = first_fail[0] if first_fail else 0
     if enc == "auto":
         raise ExtractError(
-            f"{p.name}: 文字コードが UTF-8 でも CP932(Shift_JIS) でもありません（{line}行目付近）。"
-            f"UTF-8 または CP932 で保存し直してください。 / {p.name} is neither UTF-8 nor CP932 "
+            f"{shown}: 文字コードが UTF-8 でも CP932(Shift_JIS) でもありません（{line}行目付近）。"
+            f"UTF-8 または CP932 で保存し直してください。 / {shown} is neither UTF-8 nor CP932 "
             f"(near line {line}); save it again in one of them."
         )
     raise ExtractError(
-        f"{p.name}: {enc} として読めない文字があります（{line}行目付近）。文字コードを確認してください。"
-        f" / {p.name} is not valid {enc} (near line {line}); check the encoding (or use --encoding auto)."
+        f"{shown}: {enc} として読めない文字があります（{line}行目付近）。文字コードを確認してください。"
+        f" / {shown} is not valid {enc} (near line {line}); check the encoding (or use --encoding auto)."
     )
 
 

@@ -440,7 +440,7 @@ def read_clinic_csv(path: str | Path, encoding: str = "auto", name: str | None =
     problems give, when not the path's (an uploaded file's own name).
     """
     p = Path(path)
-    f = ClinicCsvFile(p, detect_encoding(p, encoding), name)
+    f = ClinicCsvFile(p, detect_encoding(p, encoding, name), name)
     f.read_header()
     return f
 

@@ -196,7 +196,7 @@ def read_vrs_csv(path: str | Path, encoding: str = "auto", vaccine: str = DEFAUL
     """Open a VRS CSV (UTF-8 or CP932, auto-detected); iterate the result once for the doses.
     ``name``: the file name problems give, when not the path's (an uploaded file's own name)."""
     p = Path(path)
-    f = VrsCsvFile(p, detect_encoding(p, encoding), vaccine, name)
+    f = VrsCsvFile(p, detect_encoding(p, encoding, name), vaccine, name)
     f.read_header()
     return f
 
