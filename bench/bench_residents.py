@@ -64,10 +64,11 @@ def _make_files(size: int, work: Path) -> tuple[Path, Path]:
             if i % 100 != 7:
                 continue
             adult = cells[ib] < "2025"  # a status change must not predate the birth
+            # the next days' 異動: a 異動日 earlier than the one on record would be refused as backdated
             if adult and cells[ist] == "1" and i % 1000 == 7:
-                cells[ist], cells[idt], cells[ir] = "2", "2025-08-01", "転出"
+                cells[ist], cells[idt], cells[ir] = "2", "2025-09-02", "転出"
             elif adult and cells[ist] == "1" and i % 1000 == 107:
-                cells[ist], cells[idt], cells[ir] = "3", "2025-08-02", "死亡"
+                cells[ist], cells[idt], cells[ir] = "3", "2025-09-03", "死亡"
             else:
                 cells[iad] = cells[iad] + "（変更）"
             w.writerow(cells)

@@ -46,7 +46,7 @@ from yobo.core.purposes import Operation
 from yobo.mynumber import services as mynumber_services
 
 from . import extract, review
-from .extract import ERROR, Problem, RejectedRow
+from .extract import ERROR, WARNING, Problem, RejectedRow
 from .models import BatchStatus, ImportBatch, Person, ResidentStatus, Source
 
 RESOURCE = "people.person"
@@ -93,6 +93,7 @@ class ImportSummary:
     unchanged: int = 0
     rejected: int = 0
     absent: int = 0
+    backdated: int = 0  # rows whose 異動日 is earlier than the record's (refused, or applied if allowed)
     status_changes: dict[str, int] = field(default_factory=dict)
     vault: dict[str, int] = field(default_factory=dict)
     problem_count: int = 0
@@ -106,7 +107,7 @@ class ImportSummary:
     def as_json(self) -> dict[str, Any]:
         return {
             "inserted": self.inserted, "updated": self.updated, "unchanged": self.unchanged,
-            "rejected": self.rejected, "absent": self.absent,
+            "rejected": self.rejected, "absent": self.absent, "backdated": self.backdated,
             "applied": self.applied, "batch_id": self.batch_id, "mode": self.mode, "rows_read": self.rows_read,
             "status_changes": self.status_changes, "mynumber": self.vault,
             "problems": self.problem_count, "warnings": self.warning_count,
@@ -202,6 +203,7 @@ def import_extract(
     *,
     full: bool = False,
     skip_invalid: bool = False,
+    allow_backdated: bool = False,
     encoding: str = "auto",
     as_of: date | None = None,
     progress: bool = False,
@@ -212,7 +214,9 @@ def import_extract(
 
     Raises :class:`ImportRejected` (nothing applied, every problem in ``summary.problems`` up to
     ``MAX_PROBLEMS_KEPT``, all passed to ``on_problem``) when the file has an invalid row and
-    ``skip_invalid`` is off, or when a My Number conflicts with the vault. ``AccessDenied`` when the
+    ``skip_invalid`` is off, or when a My Number conflicts with the vault. A row whose 異動日 is
+    earlier than the one on record is such a problem unless ``allow_backdated`` (then a warning;
+    :func:`_backdated_rows`). ``AccessDenied`` when the
     context may not run the resident sync. ``worker``: read the file in a worker process (default:
     when the file is at least ``WORKER_MIN_BYTES``).
     """
@@ -249,8 +253,8 @@ def import_extract(
             batch = new_batch(ctx, p, status=BatchStatus.APPLIED, mode=summary.mode, sha256=summary.file_sha256,
                               encoding=res.encoding, started=started, skip_invalid=skip_invalid)
             summary.batch_id = batch.pk
-            _run(ctx, res, batch, summary, full=full, skip_invalid=skip_invalid, progress=progress, note=note,
-                 worker=worker)
+            _run(ctx, res, batch, summary, full=full, skip_invalid=skip_invalid, allow_backdated=allow_backdated,
+                 progress=progress, note=note, worker=worker)
             rec.detail = (
                 f"resident import batch={batch.pk} mode={summary.mode} inserted={summary.inserted} "
                 f"updated={summary.updated} unchanged={summary.unchanged} rejected={summary.rejected} "
@@ -355,7 +359,8 @@ def tune_transaction(cur: Any) -> None:
 
 
 def _run(ctx: AccessContext, res: extract.ExtractResult, batch: ImportBatch, summary: ImportSummary, *,
-         full: bool, skip_invalid: bool, progress: bool, note: Callable[[Problem], None], worker: bool) -> None:
+         full: bool, skip_invalid: bool, allow_backdated: bool, progress: bool, note: Callable[[Problem], None],
+         worker: bool) -> None:
     m = settings.MUNICIPALITY_CODE
     ph = _Phases(summary.phases)
     for pr in res.problems:  # header problems, known before the rows
@@ -371,13 +376,13 @@ def _run(ctx: AccessContext, res: extract.ExtractResult, batch: ImportBatch, sum
             # One import per municipality at a time; a second waits instead of failing on the unique keys.
             cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"people.import.{m}"])
             tune_transaction(cur)
-        _run_staged(ctx, cur, res, batch, summary, full=full, skip_invalid=skip_invalid, bar=bar, note=note,
-                    worker=worker, ph=ph)
+        _run_staged(ctx, cur, res, batch, summary, full=full, skip_invalid=skip_invalid,
+                    allow_backdated=allow_backdated, bar=bar, note=note, worker=worker, ph=ph)
 
 
 def _run_staged(ctx: AccessContext, cur: Any, res: extract.ExtractResult, batch: ImportBatch, summary: ImportSummary,
-                *, full: bool, skip_invalid: bool, bar: Any, note: Callable[[Problem], None], worker: bool,
-                ph: _Phases) -> None:
+                *, full: bool, skip_invalid: bool, allow_backdated: bool, bar: Any,
+                note: Callable[[Problem], None], worker: bool, ph: _Phases) -> None:
     m = settings.MUNICIPALITY_CODE
     refuse = False
     rejected_rows: list[RejectedRow] = []
@@ -422,6 +427,21 @@ def _run_staged(ctx: AccessContext, cur: Any, res: extract.ExtractResult, batch:
         if dups:
             reg.discard([r.row for r in dups])
             rejected_rows = rejected_rows + dups
+        with ph("apply_delta"):
+            first_load, delta = _make_delta(cur, m)
+        staged_in = (STAGE,) if first_load else (STAGE, STAGE_DELTA)
+        if not first_load:
+            # Rows older than the record (an earlier file run late, or run again): refused like
+            # invalid rows, unless staff confirmed they are the register's own corrections.
+            with ph("backdated"):
+                late = _backdated_rows(cur, res, summary, note, allow=allow_backdated)
+            summary.backdated = len(late)
+            if late and not allow_backdated:
+                late_rows = _staged_rows(cur, [(row, f"{extract.CHANGE_DATE}: {msg}") for row, msg in late],
+                                         res.header)
+                reg.discard([row for row, _ in late])
+                _delete_from_stage(cur, [row for row, _ in late], staged_in)
+                rejected_rows = rejected_rows + late_rows
         summary.rejected = len(rejected_rows)
         if summary.problem_count and not skip_invalid:
             reg.check_only = True
@@ -444,13 +464,13 @@ def _run_staged(ctx: AccessContext, cur: Any, res: extract.ExtractResult, batch:
                                                for c in vres.conflicts], res.header)
             rejected_rows = rejected_rows + conflict_rows
             summary.rejected = len(rejected_rows)
-            _delete_from_stage(cur, [r.row for r in conflict_rows])
+            _delete_from_stage(cur, [r.row for r in conflict_rows], staged_in)
     if refuse:  # outside the vault's door: the vault's entry says what it found, not an error
         raise ImportRejected(_rejected_message(summary), summary)
 
     if rejected_rows:
         _stage_rejected(cur, res, rejected_rows)
-    _apply(cur, m, batch, summary, full=full, ph=ph)
+    _apply(cur, m, batch, summary, full=full, first_load=first_load, delta=delta, ph=ph)
     with ph("vault_deceased"):
         _set_deceased(ctx, cur, batch)
     with ph("stage_drop"):
@@ -465,9 +485,26 @@ def _run_staged(ctx: AccessContext, cur: Any, res: extract.ExtractResult, batch:
     batch.rows_read, batch.inserted, batch.updated = summary.rows_read, summary.inserted, summary.updated
     batch.unchanged, batch.rejected, batch.absent = summary.unchanged, summary.rejected, summary.absent
     batch.summary = {"status_changes": summary.status_changes, "mynumber": summary.vault,
-                     "problems": summary.problem_count, "warnings": summary.warning_count}
+                     "problems": summary.problem_count, "warnings": summary.warning_count,
+                     "backdated": summary.backdated, "allow_backdated": allow_backdated}
     batch.save()
 
+
+M_BACKDATED = (
+    "異動日 {new} が記録済みの異動日（{old}）より前です。記録より古いファイルではないか確認してください。"
+    "住民記録システムの訂正で正しい場合は --allow-backdated を付けて取り込みます。"
+    " / 異動日 {new} is earlier than the one on record ({old_en}): is this an older file? If it is the"
+    " register's own correction, import with --allow-backdated."
+)
+M_BACKDATED_ALLOWED = (
+    "異動日 {new} は記録済みの異動日（{old}）より前ですが、--allow-backdated の指定により取り込みます。"
+    " / 異動日 {new} is earlier than the one on record ({old_en}); applied as --allow-backdated asks."
+)
+M_SAME_FILE = (
+    "このファイルはバッチ {batch}（{at}）で取込済みです。その後の異動を古い内容に戻さないよう、"
+    "新しいファイルを取り込んでください。 / this very file was applied as batch {batch} ({at});"
+    " import a newer file rather than undo the changes since."
+)
 
 M_NONRESIDENT_MOVED_IN = (
     "（登録先は住登外者です。転入した住登外者の可能性があります。同一人か確認し、同一人なら"
@@ -549,10 +586,44 @@ def _staged_rows(cur: Any, items: list[tuple[int, str]], header: list[str]) -> l
     return out
 
 
-def _delete_from_stage(cur: Any, rows: list[int]) -> None:
-    for i in range(0, len(rows), 500):
-        chunk = rows[i:i + 500]
-        cur.execute(f"DELETE FROM {STAGE} WHERE src_row IN ({', '.join(['%s'] * len(chunk))})", chunk)
+def _delete_from_stage(cur: Any, rows: list[int], tables: tuple[str, ...] = (STAGE,)) -> None:
+    for table in tables:
+        for i in range(0, len(rows), 500):
+            chunk = rows[i:i + 500]
+            cur.execute(f"DELETE FROM {table} WHERE src_row IN ({', '.join(['%s'] * len(chunk))})", chunk)
+
+
+def _backdated_rows(cur: Any, res: extract.ExtractResult, summary: ImportSummary, note: Callable[[Problem], None],
+                    *, allow: bool) -> list[tuple[int, str]]:
+    """Changed rows whose 異動日 is earlier than the 異動日 on record (遡った異動日), as
+    ``(row, message)``, each noted: an error, or with ``allow`` a warning (applied).
+
+    The register gives each person the date of their latest 異動, so it does not go back: a row
+    that would change a person to an earlier 異動日 comes from a file older than the one the
+    record was taken from — yesterday's file run after today's, or an old file run again — and
+    applying it would undo the newer 異動 (a move-out, a death) in silence. Only the delta is
+    read (changed rows, by primary key); unchanged rows and rows without a 異動日 pass."""
+    cur.execute(
+        f"SELECT s.src_row, s.status_date, p.status_date, p.updated_batch_id FROM {STAGE_DELTA} s "
+        f"CROSS JOIN people_person p WHERE p.id = s.pid AND s.status_date < p.status_date ORDER BY s.src_row"
+    )
+    found = cur.fetchall()
+    if not found:
+        return []
+    out: list[tuple[int, str]] = []
+    for row, new, old, batch_id in found:
+        msg = M_BACKDATED_ALLOWED if allow else M_BACKDATED
+        on_record = f"{old}" + (f"、バッチ {batch_id}" if batch_id else "")
+        msg = msg.format(new=new, old=on_record, old_en=f"{old}" + (f", batch {batch_id}" if batch_id else ""))
+        note(Problem(res.file, row, extract.CHANGE_DATE, msg, WARNING if allow else ERROR))
+        out.append((row, msg))
+    earlier = (ImportBatch.objects.filter(municipality=settings.MUNICIPALITY_CODE, status=BatchStatus.APPLIED,
+                                          file_sha256=summary.file_sha256)
+               .exclude(file_sha256="").order_by("-pk").first())
+    if earlier is not None:
+        note(Problem(res.file, None, None, M_SAME_FILE.format(batch=earlier.pk, at=timezone.localtime(
+            earlier.started_at).strftime("%Y-%m-%d %H:%M")), WARNING))
+    return out
 
 
 def _stage_rejected(cur: Any, res: extract.ExtractResult, rows: list[RejectedRow]) -> None:
@@ -570,44 +641,46 @@ def _stage_rejected(cur: Any, res: extract.ExtractResult, rows: list[RejectedRow
         cur.executemany(f"INSERT INTO {STAGE_REJECTED} (atena_no) VALUES (%s)", [(a,) for a in atenas])
 
 
-def _apply(cur: Any, m: str, batch: ImportBatch, summary: ImportSummary, *, full: bool, ph: _Phases) -> None:
-    """Diff staging against persons and apply, in SQL (one statement per step).
+def _make_delta(cur: Any, m: str) -> tuple[bool, str]:
+    """The *delta*: the staged rows that are new or whose hash differs, with their person's id
+    (``pid``), from one join (staging ⋈ person on the unique key). Returns ``(first_load, delta)``,
+    ``delta`` a table name or, on a first load, a subquery over staging itself.
 
-    First one join (staging ⋈ person on the unique key) writes the *delta*: the staged rows that
-    are new or whose hash differs, with their person's id. A daily run of a mostly unchanged
-    register thus rewrites nothing of staging, and every later step walks the (small) delta and
-    reaches persons by primary key, so a small diff never scans the person table (``CROSS JOIN``
-    keeps SQLite's join order so).
-    """
+    A daily run of a mostly unchanged register thus rewrites nothing of staging, and every later
+    step walks the (small) delta and reaches persons by primary key, so a small diff never scans
+    the person table (``CROSS JOIN`` keeps SQLite's join order so). Made before the vault finishes,
+    so that rows older than the record (:func:`_backdated_rows`) are known while their numbers can
+    still be discarded."""
+    pg = _pg()
+    cur.execute("SELECT NOT EXISTS (SELECT 1 FROM people_person WHERE municipality = %s)", [m])
+    if cur.fetchone()[0]:
+        # Nobody on record yet: every staged row is new and the delta is staging itself (a 1M-row
+        # copy saved).
+        return True, f"(SELECT s.*, CAST(NULL AS bigint) AS pid FROM {STAGE} s)"
+    if pg:
+        # Statistics of the join key only (sampling every column of a wide temporary table is
+        # what ANALYZE spent its time on); the planner needs the row count and atena_no's.
+        cur.execute(f"ANALYZE {STAGE} (atena_no)")
+    cur.execute(
+        f"CREATE TEMPORARY TABLE {STAGE_DELTA}{' ON COMMIT DROP' if pg else ''} AS SELECT s.*, p.id AS pid "
+        f"FROM {STAGE} s LEFT JOIN people_person p ON p.municipality = %s AND p.atena_no = s.atena_no "
+        f"WHERE p.id IS NULL OR p.row_hash <> s.row_hash",
+        [m],
+    )
+    if pg:
+        cur.execute(f"ANALYZE {STAGE_DELTA} (pid)")
+    else:
+        cur.execute(f"CREATE INDEX {STAGE_DELTA}_pid ON {STAGE_DELTA} (pid)")
+    return False, STAGE_DELTA
+
+
+def _apply(cur: Any, m: str, batch: ImportBatch, summary: ImportSummary, *, full: bool, first_load: bool,
+           delta: str, ph: _Phases) -> None:
+    """Apply the delta (:func:`_make_delta`) to persons, in SQL (one statement per step)."""
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     b = batch.pk
     person = "people_person"
     pg = _pg()
-    tail = " ON COMMIT DROP" if pg else ""
-    with ph("apply_delta"):
-        cur.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {person} WHERE municipality = %s)", [m])
-        first_load = bool(cur.fetchone()[0])
-        if first_load:
-            # Nobody on record yet: every staged row is new and the delta is staging itself (a 1M-row
-            # copy saved).
-            delta = f"(SELECT s.*, CAST(NULL AS bigint) AS pid FROM {STAGE} s)"
-        else:
-            delta = STAGE_DELTA
-            if pg:
-                # Statistics of the join key only (sampling every column of a wide temporary table is
-                # what ANALYZE spent its time on); the planner needs the row count and atena_no's.
-                cur.execute(f"ANALYZE {STAGE} (atena_no)")
-            cur.execute(
-                f"CREATE TEMPORARY TABLE {STAGE_DELTA}{tail} AS SELECT s.*, p.id AS pid "
-                f"FROM {STAGE} s LEFT JOIN {person} p ON p.municipality = %s AND p.atena_no = s.atena_no "
-                f"WHERE p.id IS NULL OR p.row_hash <> s.row_hash",
-                [m],
-            )
-            if pg:
-                cur.execute(f"ANALYZE {STAGE_DELTA} (pid)")
-            else:
-                cur.execute(f"CREATE INDEX {STAGE_DELTA}_pid ON {STAGE_DELTA} (pid)")
-
     with ph("apply_history"):
         # History of changed persons: {field: [old, new]}, before the update overwrites the old values.
         if not first_load:

@@ -42,6 +42,9 @@ class Command(OperatorCommand):
                          help="全件ファイル: ない人を一覧にする (削除しない) / complete snapshot: list absent persons")
         imp.add_argument("--skip-invalid", action="store_true",
                          help="正しい行だけ取り込み、不正行を <名前>.rejected.csv に書く / apply valid rows only")
+        imp.add_argument("--allow-backdated", action="store_true",
+                         help="異動日が記録より前の行も取り込む (住民記録システムの訂正を確認したとき) /"
+                              " apply rows whose 異動日 is earlier than the record's (confirmed corrections)")
         imp.add_argument("--encoding", default="auto", choices=["auto", "utf-8", "cp932"])
         imp.add_argument("--as-of", type=date.fromisoformat, default=None,
                          help="基準日 (生年月日の未来日チェック) / reference date")
@@ -110,7 +113,7 @@ class Command(OperatorCommand):
         try:
             s = services.import_residents(
                 ctx, options["file"], full=options["full"], skip_invalid=options["skip_invalid"],
-                encoding=options["encoding"], as_of=options["as_of"],
+                allow_backdated=options["allow_backdated"], encoding=options["encoding"], as_of=options["as_of"],
                 progress=not options["no_progress"] and err.isatty(), on_problem=show,
             )
         except services.ImportRejected as exc:
