@@ -288,8 +288,14 @@ def _record_unapplied(ctx: AccessContext, p: Path, s: ImportSummary, started: An
     with transaction.atomic():
         b = new_batch(ctx, p, status=status, mode=s.mode, sha256=s.file_sha256, encoding=encoding, started=started,
                       finished_at=timezone.now(), rows_read=s.rows_read, rejected=s.rejected,
-                      summary={"problems": s.problem_count, "warnings": s.warning_count})
+                      summary={"problems": s.problem_count, "warnings": s.warning_count,
+                               **_backdated_summary(s.backdated, False)})
     return b.pk
+
+
+def _backdated_summary(n: int, allowed: bool) -> dict[str, Any]:
+    """The batch summary's note of rows older than the record: how many, and whether staff let them in."""
+    return ({"backdated": n} if n else {}) | ({"allow_backdated": True} if allowed else {})
 
 
 def new_batch(ctx: AccessContext, p: Path, *, status: str, mode: str, sha256: str, encoding: str, started: Any,
@@ -486,7 +492,7 @@ def _run_staged(ctx: AccessContext, cur: Any, res: extract.ExtractResult, batch:
     batch.unchanged, batch.rejected, batch.absent = summary.unchanged, summary.rejected, summary.absent
     batch.summary = {"status_changes": summary.status_changes, "mynumber": summary.vault,
                      "problems": summary.problem_count, "warnings": summary.warning_count,
-                     "backdated": summary.backdated, "allow_backdated": allow_backdated}
+                     **_backdated_summary(summary.backdated, allow_backdated)}
     batch.save()
 
 

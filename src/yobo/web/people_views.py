@@ -389,7 +389,8 @@ def switch_decide(request: HttpRequest, switch_id: str, decision: str) -> HttpRe
 MODE_LABELS = {"full": "全件", "diff": "差分", "jkn": "住基ネット確認"}
 # the batch record's summary keys and their parts, as staff read them
 SUMMARY_LABELS = {"problems": "問題", "warnings": "警告", "mynumber": "個人番号", "status_changes": "住民区分の異動",
-                  "findings": "要確認の内訳"}
+                  "findings": "要確認の内訳", "backdated": "異動日が記録より前の行",
+                  "allow_backdated": "遡った異動日の取込（--allow-backdated）"}
 PART_LABELS = {"inserted": "新規登録", "unchanged": "変更なし", "refused": "不受理"}
 
 
@@ -461,7 +462,7 @@ def batch_detail(request: HttpRequest, batch_id: str) -> HttpResponse:
     return render(request, "people/batch.html", {
         "b": b, "mode_label": MODE_LABELS.get(b.mode, b.mode), "listing": listing, "items": shown, "total": len(items),
         "open": sum(1 for i in items if not i.reviewed), "show": show, "purpose": purpose.value,
-        "summary": sorted((SUMMARY_LABELS.get(k, k), v) for k, v in b.summary.items()
+        "summary": sorted((SUMMARY_LABELS.get(k, k), "指定あり" if v is True else v) for k, v in b.summary.items()
                           if not isinstance(v, (dict, list))),
         "breakdowns": sorted((SUMMARY_LABELS.get(k, k), _parts(v)) for k, v in b.summary.items()
                              if isinstance(v, dict) and v),

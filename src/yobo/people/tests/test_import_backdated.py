@@ -108,6 +108,8 @@ def test_a_confirmed_correction_goes_in_with_allow_backdated(ctx: Any, tmp_path:
     assert h.changes["status_date"] == ["2025-08-20", "2025-08-10"]
     batch = ImportBatch.objects.get(pk=s.batch_id)
     assert batch.summary["backdated"] == 1 and batch.summary["allow_backdated"] is True
+    refused = ImportBatch.objects.filter(status="rejected").get()
+    assert refused.summary["backdated"] == 1 and "allow_backdated" not in refused.summary
 
 
 def test_same_or_later_dates_and_rows_without_one_pass(ctx: Any, tmp_path: Path) -> None:

@@ -350,3 +350,28 @@ def test_the_batch_history_pages_back_through_older_batches(
     assert shown(page) == [ids[2], ids[1]] and f'href="?before={ids[1]}"' in page and "最新へ" in page
     page = c.get("/people/batches/", {"before": ids[1]}).content.decode()
     assert shown(page) == [ids[0]] and 'data-testid="older"' not in page
+
+
+def test_batch_page_says_a_file_was_refused_for_rows_older_than_the_record(
+        logged_in: Any, make_staff: Any, make_ctx: Any, key_dir: Path, tmp_path: Path) -> None:
+    from yobo.people.services import ImportRejected, import_residents
+    from yobo.people.tests.test_import import AS_OF, rows_of, write
+
+    keys.ensure_keys()
+    clerk = make_staff("clerk.b", duties=[Duty.CLERK])
+    ctx = make_ctx(Purpose.RESIDENT_SYNC, staff=clerk)
+    rows = [r for r in rows_of(20) if r["住民区分"] == "1" and r["異動日"]]
+    import_residents(ctx, write(tmp_path / "d1.csv", rows), as_of=AS_OF)
+    moved = dict(rows[0], 住民区分="2", 異動事由="転出", 異動日="2025-08-20")
+    import_residents(ctx, write(tmp_path / "d2.csv", [moved]), as_of=AS_OF)
+    with pytest.raises(ImportRejected) as exc:
+        import_residents(ctx, write(tmp_path / "d1-again.csv", rows[:3]), as_of=AS_OF)
+    refused = exc.value.summary.batch_id
+    fixed = import_residents(ctx, write(tmp_path / "fix.csv", [dict(moved, 異動日="2025-08-10")]), as_of=AS_OF,
+                             allow_backdated=True)
+    c = logged_in(clerk)
+    page = c.get(f"/people/batches/{refused}/").content.decode()
+    assert "<dt>異動日が記録より前の行</dt><dd>1</dd>" in page and "backdated" not in page
+    page = c.get(f"/people/batches/{fixed.batch_id}/").content.decode()
+    assert "<dt>異動日が記録より前の行</dt><dd>1</dd>" in page
+    assert "<dt>遡った異動日の取込（--allow-backdated）</dt><dd>指定あり</dd>" in page
