@@ -7,7 +7,11 @@ from __future__ import annotations
 from datetime import date, timedelta
 from pathlib import Path
 
+from django.conf import settings
+
+from yobo.audit.door import door
 from yobo.core.context import AccessContext
+from yobo.core.purposes import Operation
 
 from .importer import ImportRejected, ImportSummary, import_extract
 
@@ -51,6 +55,26 @@ def ensure_demo_city(
 
 
 DEMO_ABSENT = 6
+DEMO_CHANGES_ON = date(2025, 4, 3)
+
+
+def ensure_demo_changes(ctx: AccessContext, var_dir: Path, *, seed: int = 2025) -> ImportSummary | None:
+    """The demo city's next daily diff (日次の異動): a family's move, a move out, a death, a surname
+    change and a birth (``synth.demo_changes``), imported once after the complete snapshot of
+    :func:`ensure_demo_city`, so the demo's person pages show a history of changes and its batch
+    list a diff with 住民区分 changes. Returns None when already imported or no snapshot is there."""
+    from . import synth
+    from .models import BatchStatus, ImportBatch
+
+    snapshot = Path(var_dir) / f"demo-residents-{seed}-snapshot.csv"
+    path = snapshot.with_name(f"demo-residents-{seed}-changes.csv")
+    with door(ctx, Operation.SEARCH, resource="people.batch", detail="demo changes check"):
+        done = ImportBatch.objects.filter(municipality=settings.MUNICIPALITY_CODE, file_name=path.name,
+                                          status=BatchStatus.APPLIED).exists()
+    if done or not snapshot.is_file():
+        return None
+    synth.write_demo_changes(snapshot, path, DEMO_CHANGES_ON, seed=seed)
+    return import_residents(ctx, path, as_of=DEMO_CHANGES_ON)
 
 
 # The demo city's waiting work for a second staff member (二人確認): what the demo's clerk entered

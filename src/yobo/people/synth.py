@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
+import unicodedata
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from importlib import resources
 from itertools import accumulate
 from pathlib import Path
 from random import Random
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from yobo.core.wareki import DateFormatError, parse_date
 from yobo.mynumber.checkdigit import check_digit
@@ -450,6 +451,14 @@ def write_csv(
         from tqdm import tqdm
 
         bar = tqdm(total=count, unit="行", file=sys.stderr, mininterval=0.5)
+    n = _write_rows(path, rows, encoding, bar)
+    if bar is not None:
+        bar.update(n % 10_000)
+        bar.close()
+    return n
+
+
+def _write_rows(path: str | Path, rows: Iterable[list[str]], encoding: str, bar: Any = None) -> int:
     n = 0
     with Path(path).open("w", encoding=encoding, newline="") as f:
         w = csv.writer(f, lineterminator="\r\n")
@@ -459,10 +468,84 @@ def write_csv(
             n += 1
             if bar is not None and n % 10_000 == 0:
                 bar.update(10_000)
-    if bar is not None:
-        bar.update(n % 10_000)
-        bar.close()
     return n
+
+
+def demo_changes(snapshot: str | Path, on: date, seed: int = 1) -> list[list[str]]:
+    """A day's 異動 after the complete extract ``snapshot`` (日次の差分ファイル), for the demo:
+    a household's move within the city (転居), a move out (転出), a death (死亡), a surname change
+    (氏の変更) and a birth (出生), each dated ``on`` (the birth the day before). Deterministic; rows
+    are picked by fixed rules from the file, so a person's other items stay as they were."""
+    with Path(snapshot).open(encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f))[1:]
+    col = {c: i for i, c in enumerate(COLUMNS)}
+    rng = Random(seed)  # noqa: S311 - as above: reproducible, not secret
+
+    def get(r: list[str], c: str) -> str:
+        return r[col[c]]
+
+    def age(r: list[str]) -> int:
+        try:
+            b = parse_date(get(r, "生年月日"))
+        except DateFormatError:
+            return -1
+        return on.year - b.year - ((on.month, on.day) < (b.month, b.day))
+
+    def changed(r: list[str], reason: str, **items: str) -> list[str]:
+        out = list(r)
+        for c, v in {"異動事由": reason, "異動日": format_date(on, "iso"), **items}.items():
+            out[col[c]] = v
+        return out
+
+    residents = [r for r in rows if get(r, "住民区分") == "1"]
+    households: dict[str, list[list[str]]] = {}
+    for r in residents:
+        households.setdefault(get(r, "世帯番号"), []).append(r)
+    picked: set[str] = set()
+
+    def first(ok: Callable[[list[str]], bool]) -> list[str]:
+        r = next(r for r in residents[len(residents) // 3:] if get(r, "宛名番号") not in picked and ok(r))
+        picked.add(get(r, "宛名番号"))
+        return r
+
+    out: list[list[str]] = []
+    # 転居: a family of three or more, all of them, to a new address in the city
+    family = next(m for m in households.values() if len(m) >= 3 and not picked & {get(x, "宛名番号") for x in m})
+    picked.update(get(x, "宛名番号") for x in family)
+    address = f"{PREFECTURE_CITY}港北区日吉本町{rng.randint(1, 6)}丁目{rng.randint(1, 40)}番{rng.randint(1, 20)}号"
+    out += [changed(x, "転居", 住所=address, 方書="", 郵便番号="223-0062") for x in family]
+    out.append(changed(first(lambda r: 20 <= age(r) < 60), "転出", 住民区分="2"))
+    out.append(changed(first(lambda r: age(r) >= 85), "死亡", 住民区分="3"))
+    # 氏の変更 (婚姻): a woman living alone takes a new surname; the given name stays
+    bride = first(lambda r: get(r, "性別") == "2" and 25 <= age(r) < 40 and len(households[get(r, "世帯番号")]) == 1)
+    given_kanji = get(bride, "漢字氏名").replace(" ", "\u3000").split("\u3000")[-1]
+    given_kana = unicodedata.normalize("NFKC", get(bride, "カナ氏名")).replace(" ", "\u3000").split("\u3000")[-1]
+    out.append(changed(bride, "氏の変更", 漢字氏名=f"高橋\u3000{given_kanji}", カナ氏名=f"タカハシ\u3000{given_kana}"))
+    # 出生: a baby in a household whose head is 25-40
+    parent = first(lambda r: get(r, "続柄") == "世帯主" and 25 <= age(r) < 40)
+    surname_kanji = get(parent, "漢字氏名").replace(" ", "\u3000").split("\u3000")[0]
+    surname_kana = unicodedata.normalize("NFKC", get(parent, "カナ氏名")).replace(" ", "\u3000").split("\u3000")[0]
+    born = date.fromordinal(on.toordinal() - 1)
+    baby = list(parent)
+    top = max(int(get(r, "宛名番号")) for r in rows)
+    for c, v in {
+        "宛名番号": str(top + 1), "個人番号": _demo_number(rng), "漢字氏名": f"{surname_kanji}\u3000陽葵",
+        "カナ氏名": f"{surname_kana}\u3000ヒマリ", "生年月日": format_date(born, "iso"), "性別": "2", "続柄": "子",
+        "住民区分": "1", "異動事由": "出生", "異動日": format_date(born, "iso"),
+    }.items():
+        baby[col[c]] = v
+    out.append(baby)
+    return out
+
+
+def _demo_number(rng: Random) -> str:
+    body = "".join(rng.choice("0123456789") for _ in range(11))
+    return body + str(check_digit(body))
+
+
+def write_demo_changes(snapshot: str | Path, out: str | Path, on: date, seed: int = 1) -> int:
+    """:func:`demo_changes` written as an extract file (UTF-8); returns the number of rows."""
+    return _write_rows(out, demo_changes(snapshot, on, seed), "utf-8")
 
 
 def _leaving_out(rows: Iterable[list[str]], count: int, n: int) -> Iterator[list[str]]:

@@ -173,3 +173,36 @@ def test_the_demo_city_leaves_absent_residents_to_review(make_ctx: Callable[...,
     assert [i.reviewed for i in items] == [False] * DEMO_ABSENT
     assert ensure_demo_city(ctx, tmp_path, count=400, seed=7) is None
     assert ImportBatch.objects.count() == 2
+
+
+def test_the_demo_citys_next_day_brings_a_move_a_death_a_new_name_and_a_birth(
+        make_ctx: Callable[..., Any], tmp_path: Path) -> None:
+    from yobo.mynumber import selectors as mn_selectors
+    from yobo.people.models import ImportBatch, Person, PersonHistory
+    from yobo.people.services import DEMO_CHANGES_ON, ensure_demo_changes, ensure_demo_city
+
+    ctx = make_ctx(Purpose.RESIDENT_SYNC, duties=[Duty.CLERK])
+    assert ensure_demo_changes(ctx, tmp_path, seed=7) is None  # no city yet, no snapshot
+    ensure_demo_city(ctx, tmp_path, count=400, seed=7)
+    s = ensure_demo_changes(ctx, tmp_path, seed=7)
+    assert s is not None and s.applied and s.problem_count == 0
+    assert s.status_changes == {"moved_out": 1, "deceased": 1}
+    hist = {h.atena_no: h for h in PersonHistory.objects.filter(batch_id=s.batch_id)}
+    moved = [h for h in hist.values() if h.status_reason == "転居"]
+    assert len(moved) >= 3 and all(set(h.changes) >= {"address"} for h in moved)
+    assert len({Person.objects.get(atena_no=h.atena_no).household_no for h in moved}) == 1  # one family
+    (bride,) = [h for h in hist.values() if h.status_reason == "氏の変更"]
+    assert bride.changes["name_kanji"][1].startswith("高橋") and set(bride.changes) >= {"name_kanji", "name_kana"}
+    (dead,) = [h for h in hist.values() if h.status_changed and h.status == 3]
+    assert mn_selectors.status(ctx, dead.atena_no).deceased_on == DEMO_CHANGES_ON
+    (born,) = [h for h in hist.values() if h.kind == "created"]
+    baby = Person.objects.get(atena_no=born.atena_no)
+    assert baby.relationship == "子" and baby.status_reason == "出生"
+    head = Person.objects.get(household_no=baby.household_no, relationship="世帯主")
+    assert baby.address == head.address and baby.name_kanji.split("\u3000")[0] == head.name_kanji.split("\u3000")[0]
+    assert mn_selectors.status(ctx, baby.atena_no).registered
+    assert (s.inserted, s.updated) == (1, len(hist) - 1)
+    # once only; the batch list shows it as the day's diff
+    assert ensure_demo_changes(ctx, tmp_path, seed=7) is None
+    assert ImportBatch.objects.order_by("-pk").values_list("mode", "file_name")[0] == ("diff",
+                                                                                      "demo-residents-7-changes.csv")

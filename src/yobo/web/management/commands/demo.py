@@ -54,7 +54,7 @@ class Command(BaseCommand):
         """The demo city's residents (synthetic, fixed seed), loaded once as demo-admin on demo-terminal."""
         from yobo.access.context import context_for_operator
         from yobo.core.purposes import Purpose
-        from yobo.people.services import ensure_demo_city
+        from yobo.people.services import ensure_demo_changes, ensure_demo_city
 
         ctx = context_for_operator(Purpose.RESIDENT_SYNC, "demo-admin", "demo-terminal")
         s = ensure_demo_city(ctx, settings.VAR_DIR)
@@ -65,6 +65,11 @@ class Command(BaseCommand):
         d = ensure_demo_doses(ctx.for_purpose(Purpose.DOSE_IMPORT), settings.VAR_DIR)
         if d is not None:
             self.stdout.write(f"デモ市の接種記録 {d.inserted} 件を取り込みました / loaded {d.inserted} demo doses\n")
+        # after the doses, which the synthetic dose history draws from the first extract
+        c = ensure_demo_changes(ctx, settings.VAR_DIR)
+        if c is not None:
+            self.stdout.write(f"デモ市の翌日の異動（新規 {c.inserted}・更新 {c.updated}）を取り込みました / loaded the "
+                              f"next day's changes: {c.inserted} new, {c.updated} updated\n")
         n = demo_second_staff_work()
         if n:
             self.stdout.write(f"{DEMO_CLERK} の申請 {n} 件が確認待ちです（demo-admin が確認します） / {n} requests by "
