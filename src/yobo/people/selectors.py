@@ -23,6 +23,8 @@ from .models import ImportBatch, Person, PersonHistory, ResidentStatus, Sex, Sou
 
 RESOURCE = "people.person"
 BATCH_RESOURCE = "people.batch"
+# A batch summary's ``status_changes`` keys (the importer's, ``ResidentStatus`` names) as staff read them.
+STATUS_CHANGE_LABELS = {s.name.lower(): s.label for s in ResidentStatus}
 PERSON_FIELDS = (
     "atena_no", "source", "household_no", "name_kanji", "name_kana", "birth_date", "sex", "relationship",
     "postal_code", "address", "address_extra", "phone", "status", "status_date", "status_reason",

@@ -396,10 +396,11 @@ PART_LABELS = {"inserted": "新規登録", "unchanged": "変更なし", "refused
 
 def _parts(counts: dict[str, Any]) -> dict[str, Any]:
     """A breakdown's counts in a fixed order (PostgreSQL's jsonb keeps keys in its own order), labelled."""
-    order = [*PART_LABELS, *jukinet.FINDING_LABELS]
+    order = [*PART_LABELS, *selectors.STATUS_CHANGE_LABELS, *jukinet.FINDING_LABELS]
     keys = sorted((k for k, n in counts.items() if not isinstance(n, (dict, list))),
                   key=lambda k: (order.index(k) if k in order else len(order), k))
-    return {PART_LABELS.get(k) or jukinet.FINDING_LABELS.get(k, k).split("（")[0]: counts[k] for k in keys}
+    return {PART_LABELS.get(k) or selectors.STATUS_CHANGE_LABELS.get(k)
+            or jukinet.FINDING_LABELS.get(k, k).split("（")[0]: counts[k] for k in keys}
 
 
 BATCH_PAGE = 50  # batches per page of the history (about two months of daily runs)

@@ -374,4 +374,7 @@ def test_batch_page_says_a_file_was_refused_for_rows_older_than_the_record(
     assert "<dt>異動日が記録より前の行</dt><dd>1</dd>" in page and "backdated" not in page
     page = c.get(f"/people/batches/{fixed.batch_id}/").content.decode()
     assert "<dt>異動日が記録より前の行</dt><dd>1</dd>" in page
+    # the status changes as staff read them (the day-2 batch moved one out)
+    day2 = c.get(f"/people/batches/{fixed.batch_id - 2}/").content.decode()
+    assert "<dt>住民区分の異動</dt><dd>転出 1</dd>" in day2 and "moved_out" not in day2
     assert "<dt>遡った異動日の取込（--allow-backdated）</dt><dd>指定あり</dd>" in page
