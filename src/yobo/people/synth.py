@@ -518,24 +518,37 @@ def demo_changes(snapshot: str | Path, on: date, seed: int = 1) -> list[list[str
     out.append(changed(first(lambda r: age(r) >= 85), "死亡", 住民区分="3"))
     # 氏の変更 (婚姻): a woman living alone takes a new surname; the given name stays
     bride = first(lambda r: get(r, "性別") == "2" and 25 <= age(r) < 40 and len(households[get(r, "世帯番号")]) == 1)
-    given_kanji = get(bride, "漢字氏名").replace(" ", "\u3000").split("\u3000")[-1]
-    given_kana = unicodedata.normalize("NFKC", get(bride, "カナ氏名")).replace(" ", "\u3000").split("\u3000")[-1]
-    out.append(changed(bride, "氏の変更", 漢字氏名=f"高橋\u3000{given_kanji}", カナ氏名=f"タカハシ\u3000{given_kana}"))
-    # 出生: a baby in a household whose head is 25-40
+    out.append(changed(bride, "氏の変更", 漢字氏名=f"高橋\u3000{_name_parts(get(bride, '漢字氏名'))[1]}",
+                       カナ氏名=f"タカハシ\u3000{_name_parts(get(bride, 'カナ氏名'))[1]}"))
+    # 出生: a baby in a household whose head is 25-40, named unlike the siblings
     parent = first(lambda r: get(r, "続柄") == "世帯主" and 25 <= age(r) < 40)
-    surname_kanji = get(parent, "漢字氏名").replace(" ", "\u3000").split("\u3000")[0]
-    surname_kana = unicodedata.normalize("NFKC", get(parent, "カナ氏名")).replace(" ", "\u3000").split("\u3000")[0]
+    taken = {_name_parts(get(x, "漢字氏名"))[1] for x in households[get(parent, "世帯番号")]}
+    given = next(g for g in _BABY_NAMES if g[0] not in taken)
     born = date.fromordinal(on.toordinal() - 1)
     baby = list(parent)
     top = max(int(get(r, "宛名番号")) for r in rows)
     for c, v in {
-        "宛名番号": str(top + 1), "個人番号": _demo_number(rng), "漢字氏名": f"{surname_kanji}\u3000陽葵",
-        "カナ氏名": f"{surname_kana}\u3000ヒマリ", "生年月日": format_date(born, "iso"), "性別": "2", "続柄": "子",
+        "宛名番号": str(top + 1), "個人番号": _demo_number(rng),
+        "漢字氏名": f"{_name_parts(get(parent, '漢字氏名'))[0]}\u3000{given[0]}",
+        "カナ氏名": f"{_name_parts(get(parent, 'カナ氏名'))[0]}\u3000{given[1]}",
+        "生年月日": format_date(born, "iso"), "性別": "2", "続柄": "子",
         "住民区分": "1", "異動事由": "出生", "異動日": format_date(born, "iso"),
     }.items():
         baby[col[c]] = v
     out.append(baby)
     return out
+
+
+_BABY_NAMES = (("陽葵", "ヒマリ"), ("結菜", "ユイナ"), ("芽依", "メイ"), ("紬", "ツムギ"))
+
+
+def _name_parts(name: str) -> tuple[str, str]:
+    """(surname, given name) of a name as the extract writes it: a space between, full- or
+    half-width. Half-width kana come back full-width; kanji are left as they are (no NFKC)."""
+    surname, _, given = name.replace("\u3000", " ").strip().partition(" ")
+    if any("\uff61" <= ch <= "\uff9f" for ch in name):  # half-width kana
+        surname, given = (unicodedata.normalize("NFKC", x) for x in (surname, given))
+    return surname, given.strip()
 
 
 def _demo_number(rng: Random) -> str:

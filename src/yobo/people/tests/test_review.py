@@ -200,6 +200,8 @@ def test_the_demo_citys_next_day_brings_a_move_a_death_a_new_name_and_a_birth(
     assert baby.relationship == "子" and baby.status_reason == "出生"
     head = Person.objects.get(household_no=baby.household_no, relationship="世帯主")
     assert baby.address == head.address and baby.name_kanji.split("\u3000")[0] == head.name_kanji.split("\u3000")[0]
+    siblings = Person.objects.filter(household_no=baby.household_no).exclude(atena_no=baby.atena_no)
+    assert baby.name_kanji not in {x.name_kanji for x in siblings}  # not a sibling's name again
     assert mn_selectors.status(ctx, baby.atena_no).registered
     assert (s.inserted, s.updated) == (1, len(hist) - 1)
     # once only; the batch list shows it as the day's diff
