@@ -608,14 +608,17 @@ def _backdated_rows(cur: Any, res: extract.ExtractResult, summary: ImportSummary
     that would change a person to an earlier 異動日 comes from a file older than the one the
     record was taken from — yesterday's file run after today's, or an old file run again — and
     applying it would undo the newer 異動 (a move-out, a death) in silence. Only the delta is
-    read (changed rows, by primary key); unchanged rows and rows without a 異動日 pass, and so do
-    persons whose 異動日 on record is not the register's: a 住登外者 switched to the register's
+    read (changed rows, by primary key). A row without a 異動日 for a person whose record has one
+    counts as earlier (the register does not take a 異動日 back; an old file's row of a person
+    with no 異動 then is exactly that). Unchanged rows pass, and so do persons whose 異動日 on
+    record is not the register's: a 住登外者 switched to the register's
     宛名番号 (``people.switch``: source ``juki``, ``row_hash`` cleared) carries the date of their
     application until an import writes the register's items."""
     cur.execute(
         f"SELECT s.src_row, s.status_date, p.status_date, p.updated_batch_id FROM {STAGE_DELTA} s "
         f"CROSS JOIN people_person p WHERE p.id = s.pid AND p.source = 'juki' AND p.row_hash <> '' "
-        f"AND s.status_date < p.status_date ORDER BY s.src_row"
+        f"AND (s.status_date < p.status_date OR (s.status_date IS NULL AND p.status_date IS NOT NULL)) "
+        f"ORDER BY s.src_row"
     )
     found = cur.fetchall()
     if not found:
@@ -624,7 +627,8 @@ def _backdated_rows(cur: Any, res: extract.ExtractResult, summary: ImportSummary
     for row, new, old, batch_id in found:
         msg = M_BACKDATED_ALLOWED if allow else M_BACKDATED
         on_record = f"{old}" + (f"、バッチ {batch_id}" if batch_id else "")
-        msg = msg.format(new=new, old=on_record, old_en=f"{old}" + (f", batch {batch_id}" if batch_id else ""))
+        msg = msg.format(new=new or "（空欄）", old=on_record,
+                         old_en=f"{old}" + (f", batch {batch_id}" if batch_id else ""))
         note(Problem(res.file, row, extract.CHANGE_DATE, msg, WARNING if allow else ERROR))
         out.append((row, msg))
     earlier = (ImportBatch.objects.filter(municipality=settings.MUNICIPALITY_CODE, status=BatchStatus.APPLIED,

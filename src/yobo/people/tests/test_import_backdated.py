@@ -112,15 +112,22 @@ def test_a_confirmed_correction_goes_in_with_allow_backdated(ctx: Any, tmp_path:
     assert refused.summary["backdated"] == 1 and "allow_backdated" not in refused.summary
 
 
-def test_same_or_later_dates_and_rows_without_one_pass(ctx: Any, tmp_path: Path) -> None:
+def test_same_or_later_dates_pass_and_a_date_taken_back_does_not(ctx: Any, tmp_path: Path) -> None:
     rows, _, moved, _ = _city(ctx, tmp_path)
-    # same 異動日, another change (転出先の住所); a later 異動 (転入 again); no 異動日 at all
+    # same 異動日, another change (転出先の住所); a later 異動 (転居); no 異動日 on record nor in the row
     others = [r for r in rows if r["住民区分"] == "1" and r["異動日"] and r["宛名番号"] != moved["宛名番号"]]
     same = dict(moved, 住所="東京都千代田区千代田1番1号")
-    back = dict(others[2], 異動日="2025-08-25", 異動事由="転居", 住所="神奈川県横浜市西区高島二丁目1番1号")
-    undated = dict(others[3], 異動日="", 電話番号="045-000-0000")
-    s = do_import(ctx, write(tmp_path / "d3.csv", [same, back, undated]))
+    later = dict(others[2], 異動日="2025-08-25", 異動事由="転居", 住所="神奈川県横浜市西区高島二丁目1番1号")
+    never = [r for r in rows if not r["異動日"]]
+    assert never, "the synthetic city has persons without a 異動"
+    undated = dict(never[0], 電話番号="045-000-0000")
+    s = do_import(ctx, write(tmp_path / "d3.csv", [same, later, undated]))
     assert (s.updated, s.backdated, s.problem_count) == (3, 0, 0)
+    # a row without a 異動日 for a person whose record has one: the date would be taken back
+    with pytest.raises(ImportRejected) as exc:
+        do_import(ctx, write(tmp_path / "d4.csv", [dict(later, 異動日="", 住所=others[2]["住所"])]))
+    (p,) = exc.value.summary.problems
+    assert (p.row, p.column) == (2, "異動日") and "（空欄）" in p.message and "2025-08-25" in p.message
 
 
 def test_command_refuses_with_exit_2_and_takes_allow_backdated(ctx: Any, make_staff: Callable[..., Any],
