@@ -14,6 +14,7 @@ from yobo.core.context import AccessContext
 from yobo.core.purposes import Operation
 
 from .importer import ImportRejected, ImportSummary, import_extract
+from .selectors import BATCH_RESOURCE
 
 __all__ = ["ImportRejected", "ImportSummary", "import_residents"]
 
@@ -68,7 +69,7 @@ def ensure_demo_changes(ctx: AccessContext, var_dir: Path, *, seed: int = 2025) 
 
     snapshot = Path(var_dir) / f"demo-residents-{seed}-snapshot.csv"
     path = snapshot.with_name(f"demo-residents-{seed}-changes.csv")
-    with door(ctx, Operation.SEARCH, resource="people.batch", detail="demo changes check"):
+    with door(ctx, Operation.SEARCH, resource=BATCH_RESOURCE, detail="demo changes check"):
         done = ImportBatch.objects.filter(municipality=settings.MUNICIPALITY_CODE, file_name=path.name,
                                           status=BatchStatus.APPLIED).exists()
     if done or not snapshot.is_file():
@@ -94,11 +95,7 @@ def ensure_demo_requests(p03: AccessContext, p04: AccessContext, *, seed: int = 
     confirms them, as in a city. Returns how many were entered (0 when the demo already has some)."""
     import random
 
-    from django.conf import settings
-
-    from yobo.audit.door import door
     from yobo.core.errors import InputRejected
-    from yobo.core.purposes import Operation
     from yobo.mynumber import checkdigit
     from yobo.mynumber.services import Verification
 

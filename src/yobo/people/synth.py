@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
-import unicodedata
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -27,7 +26,9 @@ from pathlib import Path
 from random import Random
 from typing import Any, Generic, TypeVar
 
+from yobo.core.text import kana_fullwidth
 from yobo.core.wareki import DateFormatError, parse_date
+from yobo.mynumber import checkdigit
 from yobo.mynumber.checkdigit import check_digit
 from yobo.people.extract import COLUMNS, format_date, kana_halfwidth
 
@@ -519,7 +520,7 @@ def demo_changes(snapshot: str | Path, on: date, seed: int = 1) -> list[list[str
     # 氏の変更 (婚姻): a woman living alone takes a new surname; the given name stays
     bride = first(lambda r: get(r, "性別") == "2" and 25 <= age(r) < 40 and len(households[get(r, "世帯番号")]) == 1)
     out.append(changed(bride, "氏の変更", 漢字氏名=f"高橋\u3000{_name_parts(get(bride, '漢字氏名'))[1]}",
-                       カナ氏名=f"タカハシ\u3000{_name_parts(get(bride, 'カナ氏名'))[1]}"))
+                       カナ氏名=f"タカハシ\u3000{_name_parts(get(bride, 'カナ氏名'), kana=True)[1]}"))
     # 出生: a baby in a household whose head is 25-40, named unlike the siblings
     parent = first(lambda r: get(r, "続柄") == "世帯主" and 25 <= age(r) < 40)
     taken = {_name_parts(get(x, "漢字氏名"))[1] for x in households[get(parent, "世帯番号")]}
@@ -528,9 +529,9 @@ def demo_changes(snapshot: str | Path, on: date, seed: int = 1) -> list[list[str
     baby = list(parent)
     top = max(int(get(r, "宛名番号")) for r in rows)
     for c, v in {
-        "宛名番号": str(top + 1), "個人番号": _demo_number(rng),
+        "宛名番号": str(top + 1), "個人番号": checkdigit.generate(rng),
         "漢字氏名": f"{_name_parts(get(parent, '漢字氏名'))[0]}\u3000{given[0]}",
-        "カナ氏名": f"{_name_parts(get(parent, 'カナ氏名'))[0]}\u3000{given[1]}",
+        "カナ氏名": f"{_name_parts(get(parent, 'カナ氏名'), kana=True)[0]}\u3000{given[1]}",
         "生年月日": format_date(born, "iso"), "性別": "2", "続柄": "子",
         "住民区分": "1", "異動事由": "出生", "異動日": format_date(born, "iso"),
     }.items():
@@ -542,18 +543,12 @@ def demo_changes(snapshot: str | Path, on: date, seed: int = 1) -> list[list[str
 _BABY_NAMES = (("陽葵", "ヒマリ"), ("結菜", "ユイナ"), ("芽依", "メイ"), ("紬", "ツムギ"))
 
 
-def _name_parts(name: str) -> tuple[str, str]:
-    """(surname, given name) of a name as the extract writes it: a space between, full- or
-    half-width. Half-width kana come back full-width; kanji are left as they are (no NFKC)."""
-    surname, _, given = name.replace("\u3000", " ").strip().partition(" ")
-    if any("\uff61" <= ch <= "\uff9f" for ch in name):  # half-width kana
-        surname, given = (unicodedata.normalize("NFKC", x) for x in (surname, given))
-    return surname, given.strip()
-
-
-def _demo_number(rng: Random) -> str:
-    body = "".join(rng.choice("0123456789") for _ in range(11))
-    return body + str(check_digit(body))
+def _name_parts(name: str, *, kana: bool = False) -> tuple[str, str]:
+    """(surname, given name) of a name as the extract writes it, a space of either width between.
+    A reading comes back as the import stores it (``kana_fullwidth``); kanji are left as they are."""
+    s = kana_fullwidth(name) if kana else name.replace(" ", "\u3000").strip()
+    surname, _, given = s.partition("\u3000")
+    return surname, given.strip("\u3000")
 
 
 def write_demo_changes(snapshot: str | Path, out: str | Path, on: date, seed: int = 1) -> int:
