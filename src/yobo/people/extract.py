@@ -125,8 +125,9 @@ class RejectedRow:
 _CHUNK = 1 << 20
 
 
-def _strict_scan(path: Path, encoding: str) -> tuple[int, str] | None:
-    """None when the whole file decodes strictly; else (line number, reason) of the first bad byte.
+def _strict_scan(path: Path, encoding: str) -> tuple[int, str, bool] | None:
+    """None when the whole file decodes strictly; else (line number, reason, at the end) of the first
+    bad byte. *At the end*: everything decodes but a character cut off by the end of the file.
 
     Decodes whole lines in 1 MB chunks: b"\\n" is never part of a multi-byte character in UTF-8 or
     CP932 (CP932 trail bytes are 0x40-0xFC), so cutting at a newline never splits a character.
@@ -145,7 +146,8 @@ def _strict_scan(path: Path, encoding: str) -> tuple[int, str] | None:
             try:
                 part.decode(encoding)
             except UnicodeDecodeError as exc:
-                return line + part.count(b"\n", 0, exc.start), exc.reason
+                cut_off = not chunk and exc.end == len(part) and part[exc.start:].decode(encoding, "ignore") == ""
+                return line + part.count(b"\n", 0, exc.start), exc.reason, cut_off
             line += part.count(b"\n")
             if not chunk:
                 return None
@@ -170,11 +172,18 @@ def detect_encoding(path: str | Path, encoding: str = "auto", name: str | None =
     with p.open("rb") as f:
         bom = f.read(3) == codecs.BOM_UTF8
     candidates = ["utf-8", "cp932"] if enc == "auto" else [enc]
-    first_fail: tuple[int, str] | None = None
+    first_fail: tuple[int, str, bool] | None = None
     for cand in candidates:
         fail = _strict_scan(p, cand)
         if fail is None:
             return "utf-8-sig" if cand == "utf-8" and bom else cand
+        if fail[2]:
+            # Valid up to a character cut by the end of the file: an export or a copy that stopped.
+            raise ExtractError(
+                f"{shown}: ファイルの末尾（{fail[0]}行目）が文字の途中で切れています。書き出しかコピーが途中で"
+                f"止まった可能性があります。元のファイルを取り直してください。 / {shown} ends in the middle of a"
+                f" character (line {fail[0]}): it looks truncated; get the file again."
+            )
         first_fail = first_fail or fail
     line = first_fail[0] if first_fail else 0
     if enc == "auto":
@@ -267,6 +276,11 @@ M_CONTROL = "改行や制御文字は使えません。 / line breaks and contro
 M_FUTURE_BIRTH = "生年月日が基準日より後です。 / the birth date is after the reference date."
 M_OLD_BIRTH = f"生年月日が{MAX_AGE_YEARS}年以上前です。 / the birth date is more than {MAX_AGE_YEARS} years ago."
 M_EMPTY_FILE = "ファイルが空です（見出し行がありません）。 / the file is empty (no header row)."
+M_SEPARATOR = (
+    "見出し行が{sep[0]}で区切られています。カンマ区切り（CSV）で保存し直してください。"
+    " / the header is separated by {sep[1]}, not commas; save the file as CSV (comma-separated)."
+)
+_SEPARATOR_NAMES = {"\t": ("タブ", "tabs"), ";": ("セミコロン", "semicolons"), "|": ("縦棒", "vertical bars")}
 M_UNNAMED_COLUMN = "見出しが空の列は無視します。 / a column without a name is ignored."
 M_MISSING_COLUMN = "必須の列がありません。見出しを確認してください。 / a required column is missing; check the header."
 M_CHANGE_BEFORE_BIRTH = "異動日が生年月日より前です。 / the change date is before the birth date."
@@ -341,6 +355,11 @@ class ExtractResult:
                 self.problems.append(Problem(self.file, 1, None, f"見出し行が読めません / unreadable header: {exc}"))
                 return
         self.header = header
+        if len(header) == 1 and (sep := next((c for c in "\t;|" if c in header[0]), None)):
+            # One "column" holding the whole header: saved with another separator. Say so, rather
+            # than list every required column as missing.
+            self.problems.append(Problem(self.file, 1, None, M_SEPARATOR.format(sep=_SEPARATOR_NAMES[sep])))
+            return
         known = set(COLUMNS)
         for i, raw in enumerate(header):
             name = unicodedata.normalize("NFKC", raw.lstrip("\ufeff")).strip()

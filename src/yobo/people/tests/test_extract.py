@@ -114,6 +114,27 @@ def test_file_in_neither_encoding_is_refused_naming_file_and_line(tmp_path):
     assert exc.value.exit_code == 2
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "cp932"])
+def test_a_file_cut_inside_a_character_is_called_truncated(tmp_path, encoding):
+    rows = [good_row(**{"宛名番号": str(1000000001 + i), "漢字氏名": "高橋　吉子"}) for i in range(3)]
+    whole = write(tmp_path / "whole.csv", rows, encoding=encoding).read_bytes()
+    # cut inside the last row's 号 (of 305号室), after its first byte
+    cut = whole.rstrip(b"\r\n")
+    cut = cut[:cut.rindex("号".encode(encoding)) + 1]
+    path = tmp_path / "cut.csv"
+    path.write_bytes(cut)
+    with pytest.raises(ExtractError) as exc:
+        read_extract(path)
+    msg = str(exc.value)
+    assert msg.startswith("cut.csv: ") and "途中で切れています" in msg and "truncated" in msg and "4行目" in msg
+    # a file that is simply in another encoding is not called truncated
+    other = tmp_path / "euc.csv"
+    other.write_bytes(whole.decode(encoding).encode("euc_jp"))
+    with pytest.raises(ExtractError) as exc2:
+        read_extract(other)
+    assert "UTF-8 でも CP932" in str(exc2.value) and "truncated" not in str(exc2.value)
+
+
 def test_explicit_encoding_is_checked(tmp_path):
     path = write(tmp_path / "sjis.csv", [good_row(**{"個人番号": "", "漢字氏名": "髙橋　吉子"})], encoding="cp932")
     with pytest.raises(ExtractError, match=r"sjis\.csv"):
@@ -141,6 +162,15 @@ def test_each_missing_required_column_is_one_problem(tmp_path, missing):
     result, records = read(write(tmp_path / "h.csv", [good_row()], header))
     assert [(p.file, p.row, p.column) for p in result.errors] == [("h.csv", 1, missing)]
     assert records == []
+
+
+@pytest.mark.parametrize(("sep", "named"), [("\t", "タブ"), (";", "セミコロン")])
+def test_a_file_with_another_separator_is_one_problem_that_says_so(tmp_path, sep, named):
+    path = tmp_path / "tsv.csv"
+    path.write_text(sep.join(COLUMNS) + "\n" + sep.join(good_row().values()) + "\n", encoding="utf-8")
+    result, records = read(path)
+    assert [(p.row, p.column) for p in result.problems] == [(1, None)]
+    assert f"{named}で区切られています" in result.problems[0].message and records == []
 
 
 def test_two_missing_columns_two_problems(tmp_path):
