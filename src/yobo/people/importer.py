@@ -53,6 +53,7 @@ RESOURCE = "people.person"
 STAGE = "people_stage"
 STAGE_REJECTED = "people_stage_rejected"
 STAGE_DELTA = "people_stage_delta"
+STAGE_ABSENT = "people_stage_absent"
 MAX_PROBLEMS_KEPT = 1000  # kept in the summary for display; all are counted (and streamed to stderr)
 _CHUNK = 5000
 # Files at least this large are read in a worker process (starting one costs ~0.2 s; smaller files
@@ -60,6 +61,11 @@ _CHUNK = 5000
 WORKER_MIN_BYTES = 4 << 20
 _PIPE_BYTES = 1 << 20  # the reader worker's pipe (Linux allows up to /proc/sys/fs/pipe-max-size, 1 MiB)
 _REBUILD_INDEXES_AFTER = 50_000  # new persons in a first load from which indexes are built after the insert
+# A --full snapshot that leaves out more than this share of the persons on record, and at least
+# MASS_ABSENT_MIN of them (or has no rows at all), is refused unless staff allow it: a truncated
+# file, or one extracted with other conditions, not a day's absences (decision 051).
+MASS_ABSENT_SHARE = 0.05
+MASS_ABSENT_MIN = 100
 
 # Register fields, in the order of the staging table and the row hash. ``kanji_key``/``kana_key``
 # derive from the names and are not compared.
@@ -94,6 +100,7 @@ class ImportSummary:
     rejected: int = 0
     absent: int = 0
     backdated: int = 0  # rows whose 異動日 is earlier than the record's (refused, or applied if allowed)
+    mass_absent: int = 0  # persons a --full file leaves out, when too many (refused, or applied if allowed)
     status_changes: dict[str, int] = field(default_factory=dict)
     vault: dict[str, int] = field(default_factory=dict)
     problem_count: int = 0
@@ -108,6 +115,7 @@ class ImportSummary:
         return {
             "inserted": self.inserted, "updated": self.updated, "unchanged": self.unchanged,
             "rejected": self.rejected, "absent": self.absent, "backdated": self.backdated,
+            "mass_absent": self.mass_absent,
             "applied": self.applied, "batch_id": self.batch_id, "mode": self.mode, "rows_read": self.rows_read,
             "status_changes": self.status_changes, "mynumber": self.vault,
             "problems": self.problem_count, "warnings": self.warning_count,
@@ -145,7 +153,7 @@ def _create_stage(cur: Any) -> None:
     text, dt, small, integer = ("text", "date", "smallint", "integer")
     types = {"birth_date": dt, "status_date": dt, "sex": small, "status": small, "src_row": integer}
     cols = ", ".join(f"{c} {types.get(c, text)}" for c in _STAGE_COLUMNS)
-    for t in (STAGE, STAGE_REJECTED, STAGE_DELTA):
+    for t in (STAGE, STAGE_REJECTED, STAGE_DELTA, STAGE_ABSENT):
         cur.execute(f"DROP TABLE IF EXISTS {t}")
     # ON COMMIT DROP (PostgreSQL): the staging tables never outlive the batch transaction.
     tail = " ON COMMIT DROP" if _pg() else ""
@@ -155,7 +163,7 @@ def _create_stage(cur: Any) -> None:
 
 def _drop_stage(cur: Any) -> None:
     if not _pg():
-        for t in (STAGE, STAGE_REJECTED, STAGE_DELTA):
+        for t in (STAGE, STAGE_REJECTED, STAGE_DELTA, STAGE_ABSENT):
             cur.execute(f"DROP TABLE IF EXISTS {t}")
 
 
@@ -204,6 +212,7 @@ def import_extract(
     full: bool = False,
     skip_invalid: bool = False,
     allow_backdated: bool = False,
+    allow_mass_absent: bool = False,
     encoding: str = "auto",
     as_of: date | None = None,
     progress: bool = False,
@@ -216,7 +225,9 @@ def import_extract(
     ``MAX_PROBLEMS_KEPT``, all passed to ``on_problem``) when the file has an invalid row and
     ``skip_invalid`` is off, or when a My Number conflicts with the vault. A row whose 異動日 is
     earlier than the one on record is such a problem unless ``allow_backdated`` (then a warning;
-    :func:`_backdated_rows`). ``AccessDenied`` when the
+    :func:`_backdated_rows`). A ``full`` snapshot that leaves out too many persons on record is
+    refused whole, ``skip_invalid`` or not, unless ``allow_mass_absent`` (:func:`_absent_persons`).
+    ``AccessDenied`` when the
     context may not run the resident sync. ``worker``: read the file in a worker process (default:
     when the file is at least ``WORKER_MIN_BYTES``).
     """
@@ -227,10 +238,11 @@ def import_extract(
         res = extract.read_extract(p, encoding=encoding, as_of=as_of, check_duplicates=False)
     except extract.ExtractError as exc:
         summary.problem_count = 1
-        summary.problems = [Problem(p.name, None, None, str(exc))]
+        # The message names the file already (it is raised as is); the problem names it once.
+        summary.problems = [Problem(p.name, None, None, str(exc).removeprefix(f"{p.name}: "))]
         if on_problem:
             on_problem(summary.problems[0])
-        _record_unapplied(ctx, p, summary, started, BatchStatus.REJECTED, "")
+        summary.batch_id = _record_unapplied(ctx, p, summary, started, BatchStatus.REJECTED, "")
         raise ImportRejected(str(exc), summary) from None
     summary.encoding = res.encoding
     if worker is None:
@@ -254,7 +266,7 @@ def import_extract(
                               encoding=res.encoding, started=started, skip_invalid=skip_invalid)
             summary.batch_id = batch.pk
             _run(ctx, res, batch, summary, full=full, skip_invalid=skip_invalid, allow_backdated=allow_backdated,
-                 progress=progress, note=note, worker=worker)
+                 allow_mass_absent=allow_mass_absent, progress=progress, note=note, worker=worker)
             rec.detail = (
                 f"resident import batch={batch.pk} mode={summary.mode} inserted={summary.inserted} "
                 f"updated={summary.updated} unchanged={summary.unchanged} rejected={summary.rejected} "
@@ -289,13 +301,17 @@ def _record_unapplied(ctx: AccessContext, p: Path, s: ImportSummary, started: An
         b = new_batch(ctx, p, status=status, mode=s.mode, sha256=s.file_sha256, encoding=encoding, started=started,
                       finished_at=timezone.now(), rows_read=s.rows_read, rejected=s.rejected,
                       summary={"problems": s.problem_count, "warnings": s.warning_count,
-                               **_backdated_summary(s.backdated, False)})
+                               **_override_summary(s)})
     return b.pk
 
 
-def _backdated_summary(n: int, allowed: bool) -> dict[str, Any]:
-    """The batch summary's note of rows older than the record: how many, and whether staff let them in."""
-    return ({"backdated": n} if n else {}) | ({"allow_backdated": True} if allowed else {})
+def _override_summary(s: ImportSummary, *, allow_backdated: bool = False,
+                      allow_mass_absent: bool = False) -> dict[str, Any]:
+    """The batch summary's note of what a file is refused for unless staff allow it (rows older than
+    the record; a snapshot leaving out many persons): how many, and whether staff let them in."""
+    counts = {"backdated": s.backdated, "mass_absent": s.mass_absent}
+    allowed = {"allow_backdated": allow_backdated, "allow_mass_absent": allow_mass_absent}
+    return {k: n for k, n in counts.items() if n} | {k: True for k, on in allowed.items() if on}
 
 
 def new_batch(ctx: AccessContext, p: Path, *, status: str, mode: str, sha256: str, encoding: str, started: Any,
@@ -365,8 +381,8 @@ def tune_transaction(cur: Any) -> None:
 
 
 def _run(ctx: AccessContext, res: extract.ExtractResult, batch: ImportBatch, summary: ImportSummary, *,
-         full: bool, skip_invalid: bool, allow_backdated: bool, progress: bool, note: Callable[[Problem], None],
-         worker: bool) -> None:
+         full: bool, skip_invalid: bool, allow_backdated: bool, allow_mass_absent: bool, progress: bool,
+         note: Callable[[Problem], None], worker: bool) -> None:
     m = settings.MUNICIPALITY_CODE
     ph = _Phases(summary.phases)
     for pr in res.problems:  # header problems, known before the rows
@@ -383,14 +399,17 @@ def _run(ctx: AccessContext, res: extract.ExtractResult, batch: ImportBatch, sum
             cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"people.import.{m}"])
             tune_transaction(cur)
         _run_staged(ctx, cur, res, batch, summary, full=full, skip_invalid=skip_invalid,
-                    allow_backdated=allow_backdated, bar=bar, note=note, worker=worker, ph=ph)
+                    allow_backdated=allow_backdated, allow_mass_absent=allow_mass_absent, bar=bar, note=note,
+                    worker=worker, ph=ph)
 
 
 def _run_staged(ctx: AccessContext, cur: Any, res: extract.ExtractResult, batch: ImportBatch, summary: ImportSummary,
-                *, full: bool, skip_invalid: bool, allow_backdated: bool, bar: Any,
+                *, full: bool, skip_invalid: bool, allow_backdated: bool, allow_mass_absent: bool, bar: Any,
                 note: Callable[[Problem], None], worker: bool, ph: _Phases) -> None:
     m = settings.MUNICIPALITY_CODE
     refuse = False
+    file_refused = False  # refused for the file as a whole, even with skip_invalid
+    staged_rejected = 0
     rejected_rows: list[RejectedRow] = []
     _create_stage(cur)
     # My Numbers stream to the vault chunk by chunk (same transaction); it seals only numbers it
@@ -448,8 +467,15 @@ def _run_staged(ctx: AccessContext, cur: Any, res: extract.ExtractResult, batch:
                 reg.discard([row for row, _ in late])
                 _delete_from_stage(cur, [row for row, _ in late], staged_in)
                 rejected_rows = rejected_rows + late_rows
+        if full:
+            # Who the snapshot leaves out, known before anything is sealed: every row it holds is in
+            # staging or among the rejected rows (whose persons are not absent) from here on.
+            _stage_rejected(cur, res, rejected_rows)
+            staged_rejected = len(rejected_rows)
+            with ph("absent_check"):
+                file_refused = _absent_persons(cur, m, res, summary, note, allow=allow_mass_absent)
         summary.rejected = len(rejected_rows)
-        if summary.problem_count and not skip_invalid:
+        if file_refused or (summary.problem_count and not skip_invalid):
             reg.check_only = True
 
         with ph("vault_finish"):
@@ -461,7 +487,7 @@ def _run_staged(ctx: AccessContext, cur: Any, res: extract.ExtractResult, batch:
                   for c in vres.conflicts}
         for c in vres.conflicts:
             note(Problem(res.file, vres.keys.get(c.atena_no) or None, extract.MY_NUMBER, msg_of[c.atena_no]))
-        if summary.problem_count and not skip_invalid:
+        if file_refused or (summary.problem_count and not skip_invalid):
             summary.rejected += len(vres.conflicts)
             refuse = True
         elif vres.conflicts:
@@ -472,10 +498,10 @@ def _run_staged(ctx: AccessContext, cur: Any, res: extract.ExtractResult, batch:
             summary.rejected = len(rejected_rows)
             _delete_from_stage(cur, [r.row for r in conflict_rows], staged_in)
     if refuse:  # outside the vault's door: the vault's entry says what it found, not an error
-        raise ImportRejected(_rejected_message(summary), summary)
+        raise ImportRejected(_rejected_message(summary, whole_file=file_refused), summary)
 
-    if rejected_rows:
-        _stage_rejected(cur, res, rejected_rows)
+    if full:  # the rows rejected since the absence check (My Number conflicts)
+        _stage_rejected(cur, res, rejected_rows[staged_rejected:])
     _apply(cur, m, batch, summary, full=full, first_load=first_load, delta=delta, ph=ph)
     with ph("vault_deceased"):
         _set_deceased(ctx, cur, batch)
@@ -492,7 +518,8 @@ def _run_staged(ctx: AccessContext, cur: Any, res: extract.ExtractResult, batch:
     batch.unchanged, batch.rejected, batch.absent = summary.unchanged, summary.rejected, summary.absent
     batch.summary = {"status_changes": summary.status_changes, "mynumber": summary.vault,
                      "problems": summary.problem_count, "warnings": summary.warning_count,
-                     **_backdated_summary(summary.backdated, allow_backdated)}
+                     **_override_summary(summary, allow_backdated=allow_backdated,
+                                         allow_mass_absent=allow_mass_absent)}
     batch.save()
 
 
@@ -510,6 +537,21 @@ M_SAME_FILE = (
     "このファイルはバッチ {batch}（{at}）で取込済みです。その後の異動を古い内容に戻さないよう、"
     "新しいファイルを取り込んでください。 / this very file was applied as batch {batch} ({at});"
     " import a newer file rather than undo the changes since."
+)
+
+M_MASS_ABSENT = (
+    "完全スナップショット（--full）として取り込むと、記録上の{record:,}人のうち{absent:,}人（{share}）が"
+    "このファイルにありません。ファイルが途中で切れているか、抽出条件の違うファイルの可能性があります。"
+    "何も反映していません。正しいファイルと確かめた場合は --allow-mass-absent を付けて取り込みます"
+    "（ファイルにない人は削除されず、確認の一覧に載ります）。"
+    " / as a complete snapshot (--full), this file leaves out {absent:,} of the {record:,} persons on record"
+    " ({share}): it may be truncated or extracted with other conditions. Nothing was applied. If it is the"
+    " right file, import it with --allow-mass-absent (absent persons are listed for review, never deleted)."
+)
+M_MASS_ABSENT_ALLOWED = (
+    "記録上の{record:,}人のうち{absent:,}人（{share}）がこのファイルにありませんが、--allow-mass-absent の"
+    "指定により取り込みます。 / this file leaves out {absent:,} of the {record:,} persons on record ({share});"
+    " applied as --allow-mass-absent asks."
 )
 
 M_NONRESIDENT_MOVED_IN = (
@@ -531,7 +573,10 @@ def _nonresidents_among(m: str, atenas: set[str]) -> set[str]:
                .values_list("atena_no", flat=True))
 
 
-def _rejected_message(s: ImportSummary) -> str:
+def _rejected_message(s: ImportSummary, *, whole_file: bool = False) -> str:
+    if whole_file:  # refused for what it leaves out: --skip-invalid is no way out
+        return (f"{s.file}: 取込を中止しました（何も反映していません）。 / {s.file}: import refused; nothing"
+                " was applied.")
     return (
         f"{s.file}: 取込を中止しました。{s.problem_count}件の問題があります（何も反映していません）。"
         "問題を直して再実行するか、--skip-invalid で正しい行だけを取り込んでください。"
@@ -638,6 +683,40 @@ def _backdated_rows(cur: Any, res: extract.ExtractResult, summary: ImportSummary
         note(Problem(res.file, None, None, M_SAME_FILE.format(batch=earlier.pk, at=timezone.localtime(
             earlier.started_at).strftime("%Y-%m-%d %H:%M")), WARNING))
     return out
+
+
+def _absent_persons(cur: Any, m: str, res: extract.ExtractResult, summary: ImportSummary,
+                    note: Callable[[Problem], None], *, allow: bool) -> bool:
+    """The persons on record that a ``--full`` snapshot leaves out (不在), into ``STAGE_ABSENT``
+    (the apply lists them from there). True when they are so many that the file is refused whole.
+
+    A city's complete extract leaves out few persons on record, if any (a moved-out or deceased
+    person stays in it as such): more than ``MASS_ABSENT_SHARE`` of them, and ``MASS_ABSENT_MIN`` or
+    more (or a file with no rows at all), means a file cut short or extracted with other conditions.
+    Nothing is deleted either way, but such a run would put much of the city on the review list and
+    read as a mass of departures; so it is refused (noted as an error), or with ``allow`` applied
+    with a warning."""
+    pg = _pg()
+    cur.execute(f"CREATE UNIQUE INDEX {STAGE}_atena ON {STAGE} (atena_no)")
+    cur.execute(f"CREATE TEMPORARY TABLE {STAGE_ABSENT}{' ON COMMIT DROP' if pg else ''} AS "
+                f"SELECT p.atena_no, p.status, p.updated_batch_id FROM people_person p "
+                f"WHERE p.municipality = %s AND p.source = 'juki' "
+                f"AND NOT EXISTS (SELECT 1 FROM {STAGE} s WHERE s.atena_no = p.atena_no) "
+                f"AND NOT EXISTS (SELECT 1 FROM {STAGE_REJECTED} r WHERE r.atena_no = p.atena_no)", [m])
+    cur.execute(f"SELECT count(*) FROM {STAGE_ABSENT}")
+    absent = cur.fetchone()[0]
+    if not absent:
+        return False
+    cur.execute("SELECT count(*) FROM people_person WHERE municipality = %s AND source = 'juki'", [m])
+    record = cur.fetchone()[0]
+    if absent <= record * MASS_ABSENT_SHARE or (absent < MASS_ABSENT_MIN and summary.rows_read):
+        return False
+    summary.mass_absent = absent
+    share = f"{absent / record:.1%}"
+    msg = M_MASS_ABSENT_ALLOWED if allow else M_MASS_ABSENT
+    note(Problem(res.file, None, None, msg.format(record=record, absent=absent, share=share),
+                 WARNING if allow else ERROR))
+    return not allow
 
 
 def _stage_rejected(cur: Any, res: extract.ExtractResult, rows: list[RejectedRow]) -> None:
@@ -778,7 +857,6 @@ def _apply(cur: Any, m: str, batch: ImportBatch, summary: ImportSummary, *, full
 
     if full:
         with ph("apply_absent"):
-            cur.execute(f"CREATE UNIQUE INDEX {STAGE}_atena ON {STAGE} (atena_no)")
             # A person absent from the previous snapshot too, and not changed by any batch since,
             # keeps the review staff recorded there (people.review): looked at once, not daily.
             prev = review.previous_batch(review.SNAPSHOT_MODE, b)
@@ -786,14 +864,11 @@ def _apply(cur: Any, m: str, batch: ImportBatch, summary: ImportSummary, *, full
             cur.execute(
                 f"INSERT INTO people_batch_absence (batch_id, municipality, atena_no, status, reviewed_by_id, "
                 f"reviewed_at, review_note) "
-                f"SELECT %s, p.municipality, p.atena_no, p.status, a.reviewed_by_id, a.reviewed_at, "
-                f"COALESCE(a.review_note, '') FROM {person} p "
-                f"LEFT JOIN people_batch_absence a ON a.batch_id = %s AND a.atena_no = p.atena_no "
-                f"AND a.reviewed_at IS NOT NULL AND (p.updated_batch_id IS NULL OR p.updated_batch_id <= %s) "
-                f"WHERE p.municipality = %s "
-                f"AND p.source = 'juki' AND NOT EXISTS (SELECT 1 FROM {STAGE} s WHERE s.atena_no = p.atena_no) "
-                f"AND NOT EXISTS (SELECT 1 FROM {STAGE_REJECTED} r WHERE r.atena_no = p.atena_no)",
-                [b, prev, prev, m],
+                f"SELECT %s, %s, x.atena_no, x.status, a.reviewed_by_id, a.reviewed_at, "
+                f"COALESCE(a.review_note, '') FROM {STAGE_ABSENT} x "
+                f"LEFT JOIN people_batch_absence a ON a.batch_id = %s AND a.atena_no = x.atena_no "
+                f"AND a.reviewed_at IS NOT NULL AND (x.updated_batch_id IS NULL OR x.updated_batch_id <= %s)",
+                [b, m, prev, prev],
             )
             summary.absent = max(cur.rowcount, 0)
 

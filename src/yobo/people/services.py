@@ -13,10 +13,10 @@ from yobo.audit.door import door
 from yobo.core.context import AccessContext
 from yobo.core.purposes import Operation
 
-from .importer import ImportRejected, ImportSummary, import_extract
+from .importer import MASS_ABSENT_SHARE, ImportRejected, ImportSummary, import_extract
 from .selectors import BATCH_RESOURCE
 
-__all__ = ["ImportRejected", "ImportSummary", "import_residents"]
+__all__ = ["MASS_ABSENT_SHARE", "ImportRejected", "ImportSummary", "import_residents"]
 
 
 # The import itself lives in ``importer`` (staging, SQL diff, vault, history); this is its public name:

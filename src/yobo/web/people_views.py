@@ -24,7 +24,7 @@ from yobo.core.errors import AccessDenied, InputRejected
 from yobo.core.purposes import PURPOSE_LABELS, PURPOSE_OPERATIONS, Operation, Purpose
 from yobo.core.wareki import DateFormatError, parse_date
 from yobo.mynumber.services import AgentKind, IdentityDocument, NumberCheckMethod, Verification
-from yobo.people import jukinet, lookup, nonresidents, protection, review, selectors, switch
+from yobo.people import jukinet, lookup, nonresidents, protection, review, selectors, services, switch
 from yobo.people.nonresidents import Sex, Source
 from yobo.people.protection import ProtectionAction
 
@@ -390,7 +390,9 @@ MODE_LABELS = {"full": "全件", "diff": "差分", "jkn": "住基ネット確認
 # the batch record's summary keys and their parts, as staff read them
 SUMMARY_LABELS = {"problems": "問題", "warnings": "警告", "mynumber": "個人番号", "status_changes": "住民区分の異動",
                   "findings": "要確認の内訳", "backdated": "異動日が記録より前の行",
-                  "allow_backdated": "遡った異動日の取込（--allow-backdated）"}
+                  "allow_backdated": "遡った異動日の取込（--allow-backdated）",
+                  "mass_absent": f"ファイルにない人（記録の{services.MASS_ABSENT_SHARE:.0%}超）",
+                  "allow_mass_absent": "多数の不在の取込（--allow-mass-absent）"}
 PART_LABELS = {"inserted": "新規登録", "unchanged": "変更なし", "refused": "不受理"}
 
 

@@ -378,3 +378,28 @@ def test_batch_page_says_a_file_was_refused_for_rows_older_than_the_record(
     # the status changes as staff read them (the day-2 batch moved one out)
     page = c.get(f"/people/batches/{day2}/").content.decode()
     assert "<dt>住民区分の異動</dt><dd>転出 1</dd>" in page and "moved_out" not in page
+
+
+def test_batch_page_says_a_snapshot_was_refused_for_leaving_out_many(
+        logged_in: Any, make_staff: Any, make_ctx: Any, key_dir: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from yobo.people import importer
+    from yobo.people.services import ImportRejected, import_residents
+    from yobo.people.tests.test_import import AS_OF, rows_of, write
+
+    monkeypatch.setattr(importer, "MASS_ABSENT_MIN", 1)
+    keys.ensure_keys()
+    clerk = make_staff("clerk.m", duties=[Duty.CLERK])
+    ctx = make_ctx(Purpose.RESIDENT_SYNC, staff=clerk)
+    rows = rows_of(40)
+    import_residents(ctx, write(tmp_path / "d1.csv", rows), as_of=AS_OF)
+    with pytest.raises(ImportRejected) as exc:
+        import_residents(ctx, write(tmp_path / "cut.csv", rows[:30]), as_of=AS_OF, full=True)
+    refused = exc.value.summary.batch_id
+    allowed = import_residents(ctx, write(tmp_path / "cut.csv", rows[:30]), as_of=AS_OF, full=True,
+                               allow_mass_absent=True).batch_id
+    c = logged_in(clerk)
+    page = c.get(f"/people/batches/{refused}/").content.decode()
+    assert "<dt>ファイルにない人（記録の5%超）</dt><dd>10</dd>" in page and "mass_absent" not in page
+    page = c.get(f"/people/batches/{allowed}/").content.decode()
+    assert "<dt>多数の不在の取込（--allow-mass-absent）</dt><dd>指定あり</dd>" in page

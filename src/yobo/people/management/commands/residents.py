@@ -45,6 +45,10 @@ class Command(OperatorCommand):
         imp.add_argument("--allow-backdated", action="store_true",
                          help="異動日が記録より前の行も取り込む (住民記録システムの訂正を確認したとき) /"
                               " apply rows whose 異動日 is earlier than the record's (confirmed corrections)")
+        imp.add_argument("--allow-mass-absent", action="store_true",
+                         help=f"全件ファイルに記録上の人の{services.MASS_ABSENT_SHARE:.0%}%超がなくても取り込む"
+                              " (正しいファイルと確かめたとき) / with --full, apply even if the file leaves out over"
+                              f" {services.MASS_ABSENT_SHARE:.0%}% of the persons on record")
         imp.add_argument("--encoding", default="auto", choices=["auto", "utf-8", "cp932"])
         imp.add_argument("--as-of", type=date.fromisoformat, default=None,
                          help="基準日 (生年月日の未来日チェック) / reference date")
@@ -113,7 +117,8 @@ class Command(OperatorCommand):
         try:
             s = services.import_residents(
                 ctx, options["file"], full=options["full"], skip_invalid=options["skip_invalid"],
-                allow_backdated=options["allow_backdated"], encoding=options["encoding"], as_of=options["as_of"],
+                allow_backdated=options["allow_backdated"], allow_mass_absent=options["allow_mass_absent"],
+                encoding=options["encoding"], as_of=options["as_of"],
                 progress=not options["no_progress"] and err.isatty(), on_problem=show,
             )
         except services.ImportRejected as exc:
