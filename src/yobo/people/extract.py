@@ -281,6 +281,10 @@ M_SEPARATOR = (
     " / the header is separated by {sep[1]}, not commas; save the file as CSV (comma-separated)."
 )
 _SEPARATOR_NAMES = {"\t": ("タブ", "tabs"), ";": ("セミコロン", "semicolons"), "|": ("縦棒", "vertical bars")}
+M_HEADER_AGAIN = (
+    "見出し行と同じ内容の行です。複数のファイルをつなげていないか確認してください。"
+    " / this row repeats the header: were two files joined into one?"
+)
 M_UNNAMED_COLUMN = "見出しが空の列は無視します。 / a column without a name is ignored."
 M_MISSING_COLUMN = "必須の列がありません。見出しを確認してください。 / a required column is missing; check the header."
 M_CHANGE_BEFORE_BIRTH = "異動日が生年月日より前です。 / the change date is before the birth date."
@@ -394,6 +398,7 @@ def _rows(res: ExtractResult) -> Iterator[ResidentRecord]:  # one flat hot loop:
     file, problems, rejected = res.file, res.problems, res.rejected
     ix = res._index
     ncols = len(res.header)
+    header = [c.lstrip("\ufeff").strip() for c in res.header]
     as_of = res.as_of
     oldest_year = as_of.year - MAX_AGE_YEARS
     i_atena, i_house, i_name, i_kana = ix[ATENA], ix[HOUSEHOLD], ix[NAME_KANJI], ix[NAME_KANA]
@@ -442,6 +447,11 @@ def _rows(res: ExtractResult) -> Iterator[ResidentRecord]:  # one flat hot loop:
                     if not s:
                         errs.append((ATENA, M_REQUIRED_EMPTY))
                     elif atena is None or len(atena) > MAX_KEY_DIGITS:
+                        if [c.lstrip("\ufeff").strip() for c in cells] == header:
+                            # The header again (two files joined): one problem, not one per column.
+                            problems.append(Problem(file, row, None, M_HEADER_AGAIN))
+                            rejected.append(RejectedRow(row, cells, [M_HEADER_AGAIN]))
+                            continue
                         errs.append((ATENA, M_KEY))
                         atena = None
                     elif check_dups:

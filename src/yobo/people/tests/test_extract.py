@@ -173,6 +173,19 @@ def test_a_file_with_another_separator_is_one_problem_that_says_so(tmp_path, sep
     assert f"{named}で区切られています" in result.problems[0].message and records == []
 
 
+def test_a_header_repeated_inside_the_file_is_one_problem(tmp_path):
+    one = write(tmp_path / "one.csv", [good_row()], encoding="utf-8-sig").read_bytes()
+    two = write(tmp_path / "two.csv", [good_row(**{"宛名番号": "1000000002", "個人番号": ""})],
+                encoding="utf-8-sig").read_bytes()
+    joined = tmp_path / "joined.csv"
+    joined.write_bytes(one + two)  # the second file's BOM lands mid-file
+    result, records = read(joined)
+    assert [(p.row, p.column) for p in result.problems] == [(3, None)]
+    assert "見出し行と同じ" in result.problems[0].message
+    assert [r.atena_no for r in records] == ["1000000001", "1000000002"]
+    assert [r.row for r in result.rejected] == [3]
+
+
 def test_two_missing_columns_two_problems(tmp_path):
     header = [c for c in COLUMNS if c not in {"住所", "性別"}]
     result, _ = read(write(tmp_path / "h.csv", [good_row()], header))
