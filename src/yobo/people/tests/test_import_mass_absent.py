@@ -121,6 +121,11 @@ def test_command_exit_2_then_allowed_with_json(ctx: Any, make_staff: Callable[..
                  clerk.username, "--as-of", "2025-06-01", stdout=out, stderr=io.StringIO())
     data = json.loads(out.getvalue())
     assert (data["applied"], data["absent"], data["mass_absent"], data["warnings"]) == (True, 40, 40, 1)
+    listing = io.StringIO()
+    call_command("residents", "batches", "--as", clerk.username, stdout=listing)
+    lines = listing.getvalue().splitlines()
+    assert "rejected" in lines[1] and lines[1].endswith("不在0 問題1 多数の不在40")
+    assert "applied" in lines[0] and lines[0].endswith("不在40 多数の不在40")
 
 
 def test_a_file_in_no_readable_encoding_names_itself_once_and_keeps_its_batch(ctx: Any, tmp_path: Path) -> None:

@@ -24,6 +24,13 @@ from yobo.core.purposes import Purpose
 from yobo.people import jukinet, review, selectors, services
 from yobo.people.extract import Problem
 
+# what a batch's summary says of why a file was refused (or let in only because staff said so)
+_NOTES = (("problems", "問題"), ("backdated", "遡った異動日"), ("mass_absent", "多数の不在"))
+
+
+def _batch_notes(summary: dict[str, Any]) -> str:
+    return "".join(f" {label}{summary[key]}" for key, label in _NOTES if summary.get(key))
+
 
 class Command(OperatorCommand):
     help = "住民記録の取込 / import the resident-register extract"
@@ -93,6 +100,7 @@ class Command(OperatorCommand):
             text = "\n".join(
                 f"{b.id}\t{b.started_at:%Y-%m-%d %H:%M}\t{b.status}\t{b.mode}\t{b.file_name}\t{b.operator}\t"
                 f"新規{b.inserted} 更新{b.updated} 変更なし{b.unchanged} 不正{b.rejected} 不在{b.absent}"
+                + _batch_notes(b.summary)
                 for b in rows
             ) or "(取込履歴なし / no batches)"
             self.emit(options, data, text + "\n")
