@@ -72,7 +72,11 @@ def test_fiscal_year_changes_only_on_april_first(d):
 
 def test_search_key_is_width_and_kana_insensitive():
     assert search_key("ﾔﾏﾀﾞ ﾀﾛｳ") == search_key("やまだ　たろう") == search_key("ヤマダタロウ")
-    assert search_key("髙橋　𠮷子") == "髙橋𠮷子"  # rare kanji kept as given
+    # name 異体字 fold to the form staff type; a variation selector is a glyph choice, not a character
+    assert search_key("髙橋　𠮷子") == search_key("高橋吉子") == search_key("高\U000e0101橋吉子") == "高橋吉子"
+    assert search_key("山﨑") == search_key("山嵜") == search_key("山崎")
+    assert search_key("渡邉") == search_key("渡邊") == search_key("渡辺")
+    assert search_key("齋藤") != search_key("斉藤")  # variants of one character only, not of one reading
 
 
 def test_digits_and_katakana():

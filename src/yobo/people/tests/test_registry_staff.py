@@ -95,6 +95,39 @@ def test_name_search_is_partial_and_width_and_kana_insensitive(city: Any, make_c
     assert city["ichiro"].atena_no not in {p.atena_no for p in hits.persons}
 
 
+def test_a_name_in_variant_kanji_is_found_by_the_form_staff_type_and_shown_as_given(
+        key_dir: Path, make_ctx: Callable[..., Any], tmp_path: Path) -> None:
+    from yobo.people.services import import_residents
+    from yobo.people.tests.test_import import AS_OF, rows_of
+
+    keys.ensure_keys()
+    base = rows_of(3)
+    names = ["髙橋　𠮷子", "山﨑　太郎", "葛\U000e0100城　花子"]  # the last with a variation selector (IVS)
+    rows = [dict(r, 漢字氏名=n, 個人番号="") for r, n in zip(base, names, strict=True)]
+    import_residents(make_ctx(Purpose.RESIDENT_SYNC), write_register(tmp_path / "v.csv", rows), as_of=AS_OF)
+    ctx = make_ctx(Purpose.PERSON_INQUIRY)
+    for typed, i in [("高橋", 0), ("高橋　吉子", 0), ("髙橋", 0), ("山崎", 1), ("崎太", 1), ("葛城", 2), ("城　花", 2)]:
+        hits = lookup.search(ctx, lookup.Criteria(name=typed)).persons
+        assert [(p.atena_no, p.name_kanji) for p in hits] == [(rows[i]["宛名番号"], names[i])], typed
+
+
+def test_the_migration_refolds_keys_stored_before(city: Any) -> None:
+    import importlib
+    from types import SimpleNamespace
+
+    from django.apps import apps
+    from django.db import connection
+
+    old = add_person("1000000009", "髙橋　𠮷子", "タカハシ　ヨシコ", date(1990, 1, 1))
+    Person.objects.filter(pk=old.pk).update(kanji_key="髙橋𠮷子")  # as the key was made before 0010
+    untouched = {p.pk: p.updated_at for p in Person.objects.exclude(pk=old.pk)}
+    migration = importlib.import_module("yobo.people.migrations.0010_search_keys_fold_variants")
+    migration.refold(apps, SimpleNamespace(connection=connection))
+    assert Person.objects.get(pk=old.pk).kanji_key == "高橋吉子"
+    assert {p.pk: p.updated_at for p in Person.objects.exclude(pk=old.pk)} == untouched
+    assert Person.objects.get(pk=city["taro"].pk).kanji_key == "山田太郎"
+
+
 def test_prefix_matches_come_before_matches_inside_the_name(city: Any, make_ctx: Callable[..., Any]) -> None:
     hits = lookup.search(make_ctx(), lookup.Criteria(name="ﾔﾏﾀﾞ")).persons
     # ヤマダ… first, then コヤマダ (inside the name)
