@@ -246,8 +246,11 @@ def _kanji_key(s: str) -> str:
 
 
 def _printable(s: str) -> bool:
-    # str.isprintable counts the ideographic space as a separator; names use it on purpose.
-    return s.isprintable() or s.replace("\u3000", " ").isprintable()
+    # str.isprintable counts the ideographic space as a separator; names use it on purpose. It also
+    # refuses private-use characters: the 外字 of a register (CP932's user-defined area, decoded to
+    # U+E000…), kept as given — the city's terminals show them with their 外字 font.
+    return (s.isprintable() or s.replace("\u3000", " ").isprintable()
+            or all(c.isprintable() or c == "\u3000" or unicodedata.category(c) == "Co" for c in s))
 
 
 def _key_digits(s: str) -> str | None:

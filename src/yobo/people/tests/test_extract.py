@@ -135,6 +135,20 @@ def test_a_file_cut_inside_a_character_is_called_truncated(tmp_path, encoding):
     assert "UTF-8 でも CP932" in str(exc2.value) and "truncated" not in str(exc2.value)
 
 
+def test_gaiji_in_the_user_defined_area_are_kept_as_given(tmp_path):
+    # CP932's user-defined area (0xF040…) holds a register's 外字; it decodes to private-use U+E000…
+    gaiji = b"\xf0\x40".decode("cp932")
+    assert gaiji == "\ue000"
+    rows = [good_row(**{"個人番号": "", "漢字氏名": f"高橋　{gaiji}子", "住所": f"横浜市{gaiji}町1番地"})]
+    path = write(tmp_path / "gaiji.csv", rows, encoding="cp932")
+    result, records = read(path)
+    assert result.problems == [] and records[0].name_kanji == f"高橋　{gaiji}子"
+    assert records[0].address == f"横浜市{gaiji}町1番地"
+    # control characters are still refused
+    result, records = read(write(tmp_path / "ctl.csv", [good_row(**{"漢字氏名": "高橋\x07子"})]))
+    assert [p.column for p in result.errors] == ["漢字氏名"] and records == []
+
+
 def test_explicit_encoding_is_checked(tmp_path):
     path = write(tmp_path / "sjis.csv", [good_row(**{"個人番号": "", "漢字氏名": "髙橋　吉子"})], encoding="cp932")
     with pytest.raises(ExtractError, match=r"sjis\.csv"):
@@ -274,7 +288,7 @@ def test_accepted_forms(tmp_path, column, value):
 def test_kana_key_and_kanji_key(tmp_path):
     _, (rec,) = read(write(tmp_path / "k.csv", [good_row(**{"カナ氏名": "ﾀｶﾊｼ ﾖｼｺ"})]))
     assert rec.kana_key == search_key("タカハシヨシコ")
-    assert rec.kanji_key == "髙橋𠮷子" and rec.name_kanji == "髙橋　𠮷子"
+    assert rec.kanji_key == "高橋吉子" and rec.name_kanji == "髙橋　𠮷子"  # the key folds 異体字; the name as given
 
 
 # --- duplicates -------------------------------------------------------------------------------
