@@ -25,10 +25,15 @@ _NAME_VARIANTS = (
 )
 # Variation selectors (IVS/SVS, as in 葛󠄀) choose a glyph of the character before them: dropped
 # from the key, so the base character typed finds the name.
-_KEY_TABLE: dict[int, int | None] = {
-    **{ord(pair[0]): ord(pair[1]) for pair in _NAME_VARIANTS.split()},
-    **dict.fromkeys([*range(0xFE00, 0xFE10), *range(0xE0100, 0xE01F0)]),
-}
+_SELECTORS: dict[int, None] = dict.fromkeys([*range(0xFE00, 0xFE10), *range(0xE0100, 0xE01F0)])
+_KEY_TABLE: dict[int, int | None] = {**{ord(pair[0]): ord(pair[1]) for pair in _NAME_VARIANTS.split()},
+                                     **_SELECTORS}
+
+
+def without_variation_selectors(s: str) -> str:
+    """``s`` with its variation selectors dropped: the base character alone (葛󠄀 → 葛), as print
+    shows a name when it cannot choose the glyph."""
+    return s.translate(_SELECTORS)
 
 
 def hira_to_kata(s: str) -> str:

@@ -15,10 +15,13 @@ import os
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
+
+from yobo.core.text import without_variation_selectors
 
 GOTHIC = "YoboGothic"  # 本文・表
 GOTHIC_BOLD = "YoboGothicBold"
@@ -88,6 +91,21 @@ def fonts() -> FontSet:
     return FontSet(gothic=GOTHIC, gothic_bold=GOTHIC_BOLD, mincho=MINCHO, files=files)
 
 
+class _Canvas(Canvas):
+    """ReportLab's canvas, drawing names as the fonts can: ReportLab does not apply a font's
+    variation sequences, so a variation selector (葛󠄀, as standardised registers write names) would
+    print as a box after its base kanji; the base kanji alone is printed instead."""
+
+    def drawString(self, x: float, y: float, text: str, *args: Any, **kwargs: Any) -> None:
+        super().drawString(x, y, without_variation_selectors(text), *args, **kwargs)
+
+    def drawRightString(self, x: float, y: float, text: str, *args: Any, **kwargs: Any) -> None:
+        super().drawRightString(x, y, without_variation_selectors(text), *args, **kwargs)
+
+    def drawCentredString(self, x: float, y: float, text: str, *args: Any, **kwargs: Any) -> None:
+        super().drawCentredString(x, y, without_variation_selectors(text), *args, **kwargs)
+
+
 def new_canvas(
     out: str | os.PathLike[str], *, title: str, author: str = "yobo", pagesize: tuple[float, float] | None = None
 ) -> Canvas:
@@ -100,7 +118,7 @@ def new_canvas(
 
     fonts()
     # The initial font is ours too: ReportLab's default (Helvetica) would be listed unembedded.
-    c = Canvas(
+    c = _Canvas(
         str(out), pagesize=pagesize or A4, pageCompression=1, invariant=1, initialFontName=GOTHIC, initialFontSize=10
     )
     c.setTitle(title)
@@ -149,7 +167,7 @@ def draw_qr(
 
 def text_width(text: str, font: str, size: float) -> float:
     fonts()
-    return float(pdfmetrics.stringWidth(text, font, size))
+    return float(pdfmetrics.stringWidth(without_variation_selectors(text), font, size))
 
 
 def fit_text(

@@ -84,3 +84,19 @@ def test_fit_text_shrinks_long_lines():
     p = Probe()
     fit_text(p, long, 0, 0, 200, GOTHIC, 12)  # type: ignore[arg-type]
     assert p.size is not None and p.size < 12
+
+
+def test_a_name_with_a_variation_selector_prints_its_base_kanji(tmp_path):
+    out = tmp_path / "ivs.pdf"
+    c = new_canvas(out, title="試験")
+    c.setFont(GOTHIC, 12)
+    name = "葛\U000e0100城　太郎"  # as a standardised register writes it (IVS)
+    c.drawString(72, 700, name)
+    c.drawRightString(500, 680, name)
+    c.drawCentredString(300, 660, name)
+    c.showPage()
+    c.save()
+    lines = PdfReader(str(out)).pages[0].extract_text().splitlines()
+    # ReportLab cannot apply the sequence: the selector alone would be drawn as a box (\x00 here)
+    assert [line.strip() for line in lines] == ["葛城\u3000太郎"] * 3
+    assert text_width(name, GOTHIC, 12) == text_width("葛城　太郎", GOTHIC, 12)
