@@ -13,6 +13,8 @@ import pytest
 
 from yobo.core.purposes import Duty, Operation, Purpose, Result
 from yobo.mynumber import checkdigit, keys
+from yobo.people.services import ImportRejected, import_residents
+from yobo.people.tests.test_import import AS_OF, rows_of, write
 from yobo.people.tests.test_registry_staff import add_person
 
 from .conftest import log_entries
@@ -234,14 +236,18 @@ def test_nonresident_page_lists_what_the_last_jukinet_check_left_for_staff(
     assert {e.target for e in shown} == {lost, moved} and {e.purpose for e in shown} == {"P03"}
 
 
+
+def _sync_clerk(make_staff: Any, make_ctx: Any, name: str) -> tuple[Any, Any]:
+    """A clerk who runs the register import (P01), and the vault's keys it needs."""
+    keys.ensure_keys()
+    clerk = make_staff(name, duties=[Duty.CLERK])
+    return clerk, make_ctx(Purpose.RESIDENT_SYNC, staff=clerk)
+
+
 def test_batch_pages_list_what_a_snapshot_left_and_record_each_review(
         logged_in: Any, make_staff: Any, make_ctx: Any, key_dir: Path, tmp_path: Path) -> None:
-    from yobo.people.services import import_residents
-    from yobo.people.tests.test_import import AS_OF, rows_of, write
 
-    keys.ensure_keys()
-    clerk = make_staff("clerk.r", duties=[Duty.CLERK])
-    ctx = make_ctx(Purpose.RESIDENT_SYNC, staff=clerk)
+    clerk, ctx = _sync_clerk(make_staff, make_ctx, "clerk.r")
     rows = rows_of(8)
     import_residents(ctx, write(tmp_path / "all.csv", rows), as_of=AS_OF)
     s = import_residents(ctx, write(tmp_path / "snap.csv", rows[:6]), as_of=AS_OF, full=True)
@@ -283,8 +289,6 @@ def test_batch_pages_list_what_a_snapshot_left_and_record_each_review(
 def test_a_jukinet_check_opens_under_p03_for_a_supervisor_and_an_import_does_not(
         logged_in: Any, make_staff: Any, make_ctx: Any, key_dir: Path, tmp_path: Path) -> None:
     from yobo.people import jukinet
-    from yobo.people.services import import_residents
-    from yobo.people.tests.test_import import AS_OF, rows_of, write
     from yobo.people.tests.test_jukinet import answer, register
 
     keys.ensure_keys()
@@ -329,14 +333,10 @@ def test_a_jukinet_check_opens_under_p03_for_a_supervisor_and_an_import_does_not
 def test_the_batch_history_pages_back_through_older_batches(
         logged_in: Any, make_staff: Any, make_ctx: Any, key_dir: Path, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from yobo.people.services import import_residents
-    from yobo.people.tests.test_import import AS_OF, rows_of, write
     from yobo.web import people_views
 
     monkeypatch.setattr(people_views, "BATCH_PAGE", 2)
-    keys.ensure_keys()
-    clerk = make_staff("clerk.p", duties=[Duty.CLERK])
-    ctx = make_ctx(Purpose.RESIDENT_SYNC, staff=clerk)
+    clerk, ctx = _sync_clerk(make_staff, make_ctx, "clerk.p")
     rows = rows_of(5)
     ids = [import_residents(ctx, write(tmp_path / f"d{k}.csv", rows[:k + 1]), as_of=AS_OF).batch_id for k in range(5)]
     c = logged_in(clerk)
@@ -354,12 +354,8 @@ def test_the_batch_history_pages_back_through_older_batches(
 
 def test_batch_page_says_a_file_was_refused_for_rows_older_than_the_record(
         logged_in: Any, make_staff: Any, make_ctx: Any, key_dir: Path, tmp_path: Path) -> None:
-    from yobo.people.services import ImportRejected, import_residents
-    from yobo.people.tests.test_import import AS_OF, rows_of, write
 
-    keys.ensure_keys()
-    clerk = make_staff("clerk.b", duties=[Duty.CLERK])
-    ctx = make_ctx(Purpose.RESIDENT_SYNC, staff=clerk)
+    clerk, ctx = _sync_clerk(make_staff, make_ctx, "clerk.b")
     rows = [r for r in rows_of(20) if r["住民区分"] == "1" and r["異動日"]]
     import_residents(ctx, write(tmp_path / "d1.csv", rows), as_of=AS_OF)
     moved = dict(rows[0], 住民区分="2", 異動事由="転出", 異動日="2025-08-20")
@@ -384,13 +380,9 @@ def test_batch_page_says_a_snapshot_was_refused_for_leaving_out_many(
         logged_in: Any, make_staff: Any, make_ctx: Any, key_dir: Path, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
     from yobo.people import importer
-    from yobo.people.services import ImportRejected, import_residents
-    from yobo.people.tests.test_import import AS_OF, rows_of, write
 
     monkeypatch.setattr(importer, "MASS_ABSENT_MIN", 1)
-    keys.ensure_keys()
-    clerk = make_staff("clerk.m", duties=[Duty.CLERK])
-    ctx = make_ctx(Purpose.RESIDENT_SYNC, staff=clerk)
+    clerk, ctx = _sync_clerk(make_staff, make_ctx, "clerk.m")
     rows = rows_of(40)
     import_residents(ctx, write(tmp_path / "d1.csv", rows), as_of=AS_OF)
     with pytest.raises(ImportRejected) as exc:
