@@ -1,7 +1,8 @@
 """Japanese era dates (和暦) and the date forms municipal files use.
 
 Parses what staff type and what resident-register extracts contain — ``令和7年9月5日``, ``R7.9.5``,
-``H30/1/2``, ``S45.11.3``, ``令和元年5月1日``, the 7-digit system form ``5070905`` (era digit 1=明治
+``H30/1/2``, ``S45.11.3``, ``令和元年5月1日``, with the era in one kanji or two (``昭45.11.3``,
+``平成30/1/2``, ``R元.5.1``), the 7-digit system form ``5070905`` (era digit 1=明治
 2=大正 3=昭和 4=平成 5=令和 + YYMMDD), and Western ``2025-09-05``/``20250905``/``2025/9/5`` — with
 full-width digits accepted. A date outside its era (``平成31年5月1日``) is rejected, not shifted.
 """
@@ -30,7 +31,9 @@ ERAS: tuple[Era, ...] = (
     Era("大正", "T", "2", date(1912, 7, 30), date(1926, 12, 24)),
     Era("明治", "M", "1", date(1868, 10, 23), date(1912, 7, 29)),
 )
-_BY_KEY = {e.name: e for e in ERAS} | {e.letter: e for e in ERAS} | {e.digit: e for e in ERAS}
+# 令和/R/5, and the one-kanji abbreviation forms and lists use (令, 平, 昭, 大, 明: 昭45.11.3)
+_BY_KEY = ({e.name: e for e in ERAS} | {e.letter: e for e in ERAS} | {e.digit: e for e in ERAS}
+           | {e.name[0]: e for e in ERAS})
 
 
 class DateFormatError(ValueError):
@@ -64,8 +67,9 @@ def from_era(era: Era, year: int, month: int, day: int) -> date:
     return d
 
 
-_ERA_LONG = re.compile(r"^(令和|平成|昭和|大正|明治)(元|\d{1,2})年(\d{1,2})月(\d{1,2})日?$")
-_ERA_SHORT = re.compile(r"^([RHSTM])(\d{1,2})[./\-](\d{1,2})[./\-](\d{1,2})$")
+_ERA = r"(令和|平成|昭和|大正|明治|[RHSTM令平昭大明])"
+_ERA_LONG = re.compile(rf"^{_ERA}(元|\d{{1,2}})年(\d{{1,2}})月(\d{{1,2}})日?$")
+_ERA_SHORT = re.compile(rf"^{_ERA}(元|\d{{1,2}})[./\-](\d{{1,2}})[./\-](\d{{1,2}})$")
 _ERA_PACKED = re.compile(r"^([RHSTM])(\d{2})(\d{2})(\d{2})$")
 _SYSTEM7 = re.compile(r"^([1-5])(\d{2})(\d{2})(\d{2})$")
 _WEST_SEP = re.compile(r"^(\d{4})[./\-年](\d{1,2})[./\-月](\d{1,2})日?$")
@@ -77,11 +81,11 @@ def parse_date(text: str) -> date:
     s = unicodedata.normalize("NFKC", text or "").strip().replace(" ", "").upper()
     if not s:
         raise DateFormatError("日付が空です / the date is empty")
-    if m := _ERA_LONG.match(s):
-        era = _BY_KEY[m.group(1)]
-        y = 1 if m.group(2) == "元" else int(m.group(2))
-        return from_era(era, y, int(m.group(3)), int(m.group(4)))
-    for rx in (_ERA_SHORT, _ERA_PACKED, _SYSTEM7):
+    for rx in (_ERA_LONG, _ERA_SHORT):
+        if m := rx.match(s):
+            y = 1 if m.group(2) == "元" else int(m.group(2))
+            return from_era(_BY_KEY[m.group(1)], y, int(m.group(3)), int(m.group(4)))
+    for rx in (_ERA_PACKED, _SYSTEM7):
         if m := rx.match(s):
             return from_era(_BY_KEY[m.group(1)], int(m.group(2)), int(m.group(3)), int(m.group(4)))
     for rx in (_WEST_SEP, _WEST8):

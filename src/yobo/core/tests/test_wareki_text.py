@@ -31,6 +31,15 @@ from yobo.core.wareki import DateFormatError, fiscal_year, parse_date, to_wareki
         ("20250905", date(2025, 9, 5)),
         ("２０２５／９／５", date(2025, 9, 5)),
         ("2025年9月5日", date(2025, 9, 5)),
+        # the era in one kanji, or in two with separators, as forms and spreadsheets write it
+        ("昭45.11.3", date(1970, 11, 3)),
+        ("昭和45.11.3", date(1970, 11, 3)),
+        ("平30/1/2", date(2018, 1, 2)),
+        ("大14.5.3", date(1925, 5, 3)),
+        ("明44-1-1", date(1911, 1, 1)),
+        ("昭45年11月3日", date(1970, 11, 3)),
+        ("R元.5.1", date(2019, 5, 1)),
+        ("令元.5.1", date(2019, 5, 1)),
     ],
 )
 def test_accepted_forms(text, expected):
@@ -40,7 +49,7 @@ def test_accepted_forms(text, expected):
 @pytest.mark.parametrize(
     "text",
     ["平成31年5月1日", "令和元年4月30日", "昭和64年1月8日", "H31.5.1", "R7.2.30", "2025-02-29", "", "昨日", "R0.1.1",
-     "6070905"],
+     "6070905", "平31.5.1", "昭和64.1.8", "元.5.1", "令和.5.1", "昭45.13.1"],
 )
 def test_rejected_forms(text):
     with pytest.raises(DateFormatError):
