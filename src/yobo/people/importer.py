@@ -409,7 +409,6 @@ def _run_staged(ctx: AccessContext, cur: Any, res: extract.ExtractResult, batch:
     m = settings.MUNICIPALITY_CODE
     refuse = False
     file_refused = False  # refused for the file as a whole, even with skip_invalid
-    staged_rejected = 0
     rejected_rows: list[RejectedRow] = []
     _create_stage(cur)
     # My Numbers stream to the vault chunk by chunk (same transaction); it seals only numbers it
@@ -469,9 +468,9 @@ def _run_staged(ctx: AccessContext, cur: Any, res: extract.ExtractResult, batch:
                 rejected_rows = rejected_rows + late_rows
         if full:
             # Who the snapshot leaves out, known before anything is sealed: every row it holds is in
-            # staging or among the rejected rows (whose persons are not absent) from here on.
+            # staging or among the rejected rows (whose persons are not absent). Rows refused later
+            # (My Number conflicts) are still in staging here, so they are not counted either.
             _stage_rejected(cur, res, rejected_rows)
-            staged_rejected = len(rejected_rows)
             with ph("absent_check"):
                 file_refused = _absent_persons(cur, m, res, summary, note, allow=allow_mass_absent)
         summary.rejected = len(rejected_rows)
@@ -500,8 +499,6 @@ def _run_staged(ctx: AccessContext, cur: Any, res: extract.ExtractResult, batch:
     if refuse:  # outside the vault's door: the vault's entry says what it found, not an error
         raise ImportRejected(_rejected_message(summary, whole_file=file_refused), summary)
 
-    if full:  # the rows rejected since the absence check (My Number conflicts)
-        _stage_rejected(cur, res, rejected_rows[staged_rejected:])
     _apply(cur, m, batch, summary, full=full, first_load=first_load, delta=delta, ph=ph)
     with ph("vault_deceased"):
         _set_deceased(ctx, cur, batch)

@@ -137,3 +137,13 @@ def test_a_file_in_no_readable_encoding_names_itself_once_and_keeps_its_batch(ct
     (p,) = s.problems
     assert str(p).startswith("euc.csv: 文字コードが") and str(p).count("euc.csv: ") == 1
     assert s.batch_id == ImportBatch.objects.get(status=BatchStatus.REJECTED).pk
+
+
+def test_a_row_refused_for_its_my_number_is_not_listed_as_absent(ctx: Any, tmp_path: Path) -> None:
+    rows = [r for r in rows_of(30) if r["個人番号"]][:12]
+    do_import(ctx, write(tmp_path / "day1.csv", rows))
+    # the vault finds this conflict after the absences are counted: its person is in the file all the same
+    clash = dict(rows[11], 個人番号=rows[2]["個人番号"])
+    s = do_import(ctx, write(tmp_path / "day2.csv", [*rows[:11], clash]), full=True, skip_invalid=True)
+    assert (s.applied, s.rejected, s.absent, s.vault["refused"]) == (True, 1, 0, 1)
+    assert not BatchAbsence.objects.filter(batch_id=s.batch_id).exists()
