@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from yobo.core import text
 from yobo.core.text import digits, is_katakana, search_key
 from yobo.core.wareki import DateFormatError, fiscal_year, parse_date, to_wareki
 
@@ -86,6 +87,27 @@ def test_search_key_is_width_and_kana_insensitive():
     assert search_key("山﨑") == search_key("山嵜") == search_key("山崎")
     assert search_key("渡邉") == search_key("渡邊") == search_key("渡辺")
     assert search_key("齋藤") != search_key("斉藤")  # variants of one character only, not of one reading
+
+
+_PAIRS = [pair for pair in text._NAME_VARIANTS.split()]
+_NAME_CHARS = st.sampled_from([*"山田川本中村小林佐藤鈴木太郎花子　 ", *(p[1] for p in _PAIRS)])
+
+
+@given(st.lists(_NAME_CHARS, min_size=1, max_size=12), st.data())
+def test_a_name_spelt_with_variants_or_selectors_keeps_its_key(chars, data):
+    """Any common-form name, with some kanji written as a variant and some followed by a variation
+    selector, has the key of the common form: what staff type finds what the register wrote."""
+    common = "".join(chars)
+    variant_of = {p[1]: [q[0] for q in _PAIRS if q[1] == p[1]] for p in _PAIRS}
+    spelt = bare = ""
+    for c in common:
+        written = data.draw(st.sampled_from(variant_of[c])) if c in variant_of and data.draw(st.booleans()) else c
+        bare += written
+        if written.strip() and data.draw(st.booleans()):
+            written += chr(data.draw(st.sampled_from([0xFE00, 0xE0100, 0xE0101, 0xE01EF])))
+        spelt += written
+    assert search_key(spelt) == search_key(common)
+    assert text.without_variation_selectors(spelt) == bare  # what print draws: the glyphs, no selector
 
 
 def test_digits_and_katakana():
