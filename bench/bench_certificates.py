@@ -69,7 +69,7 @@ def _load(n: int, rng: random.Random) -> list[tuple[str, str, str, date]]:
     from django.utils import timezone
 
     from yobo.access.models import Staff
-    from yobo.core.text import search_key
+    from yobo.core.text import address_key, search_key
     from yobo.immunizations.models import Dose
     from yobo.people.models import Person
 
@@ -87,7 +87,8 @@ def _load(n: int, rng: random.Random) -> list[tuple[str, str, str, date]]:
         address = f"横浜市中区本町{rng.randrange(1, 9)}丁目{i % 50 + 1}番{i % 9 + 1}号"
         persons.append(Person(municipality=m, atena_no=atena, household_no=atena, name_kanji=f"試験　{kana}",
                               name_kana=kana, kanji_key=search_key(f"試験{kana}"), kana_key=search_key(kana),
-                              birth_date=born, sex=rng.choice((1, 2)), address=address, postal_code="2310005",
+                              birth_date=born, sex=rng.choice((1, 2)), address=address,
+                              address_key=address_key(address), postal_code="2310005",
                               status=1, row_hash="x", created_at=now, updated_at=now))
         out.append((atena, address, f"{fam} {giv}", born))
     Person.objects.bulk_create(persons, batch_size=2000)

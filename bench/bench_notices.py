@@ -46,12 +46,14 @@ def _persons(n: int, today: date) -> None:
     from django.db import connection, transaction
     from django.utils import timezone
 
+    from yobo.core.text import address_key
+
     rnd = random.Random(6)
     now = timezone.now()
     wards = ["中区", "西区", "南区", "港北区", "青葉区", "泉区", "戸塚区", "鶴見区"]
     cols = ("municipality", "atena_no", "source", "household_no", "name_kanji", "name_kana", "kanji_key", "kana_key",
-            "birth_date", "sex", "relationship", "postal_code", "address", "address_extra", "phone", "status",
-            "status_reason", "row_hash", "created_at", "updated_at")
+            "birth_date", "sex", "relationship", "postal_code", "address", "address_extra", "address_key", "phone",
+            "status", "status_reason", "row_hash", "created_at", "updated_at")
     sql = f"INSERT INTO people_person ({', '.join(cols)}) VALUES ({', '.join(['%s'] * len(cols))})"
     m = settings.MUNICIPALITY_CODE
     with transaction.atomic(), connection.cursor() as cur:
@@ -61,9 +63,11 @@ def _persons(n: int, today: date) -> None:
             born = today - timedelta(days=age_days)
             w = wards[i % len(wards)]
             status = 1 if rnd.random() > 0.04 else rnd.choice((2, 3))
+            address = f"神奈川県横浜市{w}本町{1 + i % 9}丁目{1 + i % 30}番地"
             batch.append((m, f"{100000000 + i}", "juki", f"{200000000 + i // 2}", "横浜　太郎", "ヨコハマ　タロウ",
                           "横浜太郎", "ヨコハマタロウ", born, 1 + (i & 1), "", f"{2300000 + rnd.randrange(99999):07d}",
-                          f"神奈川県横浜市{w}本町{1 + i % 9}丁目{1 + i % 30}番地", "", "", status, "", "x", now, now))
+                          address, "", address_key(address),
+                          "", status, "", "x", now, now))
             if len(batch) == 20_000:
                 cur.executemany(sql, batch)
                 batch = []

@@ -68,3 +68,118 @@ def is_katakana(s: str) -> bool:
     return bool(t.strip()) and all(
         ("\u30a0" <= c <= "\u30ff") or c in " \u3000" for c in t
     )
+
+
+# --- addresses (住所の表記ゆれ) ---------------------------------------------------------------------
+
+_PREFECTURE_NAMES = (
+    "北海道 青森県 岩手県 宮城県 秋田県 山形県 福島県 茨城県 栃木県 群馬県 埼玉県 千葉県 東京都 神奈川県 新潟県 富山県"
+    " 石川県 福井県 山梨県 長野県 岐阜県 静岡県 愛知県 三重県 滋賀県 京都府 大阪府 兵庫県 奈良県 和歌山県 鳥取県 島根県"
+    " 岡山県 広島県 山口県 徳島県 香川県 愛媛県 高知県 福岡県 佐賀県 長崎県 熊本県 大分県 宮崎県 鹿児島県 沖縄県"
+)
+_PREFECTURE_SET = frozenset(_PREFECTURE_NAMES.split())
+_PREFECTURE_LENGTHS = sorted({len(p) for p in _PREFECTURE_SET}, reverse=True)
+_KANJI_DIGIT = {c: i for i, c in enumerate("〇一二三四五六七八九")}
+_KANJI_POWER = {"十": 10, "百": 100, "千": 1000}
+# A number in kanji only where it counts a block (一丁目, 二十三番地, 北一条): 三田, 九段, 八王子 stay.
+_KANJI_NUMBER = re.compile(r"[〇一二三四五六七八九十百千]+(?=丁目|番|号|条)")
+# What separates the numbers of an address once they are digits: 丁目・番地・番・号, の (ノ once
+# hiragana is katakana) and every dash staff or forms use, the long-vowel mark typed for one included.
+_NUMBER_UNIT = re.compile(r"(?<=\d)(?:丁目|番地ノ?|番ノ?|号ノ?|ノ|[-‐‑‒–—―−ー])+")
+# One table, one pass (a row of the register import is keyed once): hiragana as katakana, ヶ/ヵ/ガ
+# (が once katakana) as ケ — 霞が関, 霞ヶ関 and 霞ケ関 are one place — and the name 異体字.
+_ADDRESS_TABLE: dict[int, int | None] = {
+    **{c: c + 0x60 for c in range(_HIRA_START, _HIRA_END + 1)}, **_KEY_TABLE,
+    **dict.fromkeys(map(ord, "ヶヵガが"), ord("ケ")),
+}
+
+_ADDRESS_FOLDS = frozenset(map(chr, _ADDRESS_TABLE))
+
+
+def _kanji_number(m: re.Match[str]) -> str:
+    s = m.group(0)
+    if not any(c in _KANJI_POWER for c in s):
+        return "".join(str(_KANJI_DIGIT[c]) for c in s)  # 一〇二 → 102
+    total, digit = 0, 0
+    for c in s:
+        if c in _KANJI_POWER:
+            total += (digit or 1) * _KANJI_POWER[c]  # 十 = 10, 二十 = 20
+            digit = 0
+        else:
+            digit = _KANJI_DIGIT[c]
+    return str(total + digit)
+
+
+_KANJI_DIGITS = frozenset("〇一二三四五六七八九十百千")
+_FIRST_DIGIT = re.compile(r"[0-9]")
+_LAST_NUMBER = re.compile(r"[0-9]+(?!.*[0-9])")
+_DIGIT_SPACE = re.compile(r"(?<=[0-9])\s+(?=[0-9])")
+_PARTS: dict[str, str] = {}  # the keys of addresses' halves (see _address_part)
+_PARTS_LIMIT = 200_000
+
+
+def _fold(t: str, *, head: bool) -> str:
+    """The key of ``t`` (already NFKC); ``head``: the start of an address (a prefecture is dropped)."""
+    if not _ADDRESS_FOLDS.isdisjoint(t):  # most addresses are kanji and digits: no per-character pass
+        t = t.translate(_ADDRESS_TABLE)
+    if " " in t:  # NFKC has made the ideographic space an ASCII one
+        t = "".join(_DIGIT_SPACE.sub("-", t).split())  # 1-2-3 101: a space between numbers parts them
+    if head:
+        for n in _PREFECTURE_LENGTHS:
+            if t[:n] in _PREFECTURE_SET:
+                t = t[n:]
+                break
+    if "大字" in t:
+        t = t.replace("大字", "")
+    if not _KANJI_DIGITS.isdisjoint(t):
+        t = _KANJI_NUMBER.sub(_kanji_number, t)
+    return _NUMBER_UNIT.sub("-", t).casefold()
+
+
+def _address_part(s: str) -> str:
+    # Split at the first digit, and each half's key kept: the head (prefecture, city, 町名, 丁目 in
+    # kanji) is shared by every household of a block, the rest (12番5号, 305) by many blocks, so
+    # the register import folds few of a million addresses. Neither half's folding reaches into
+    # the other: the rest starts with a digit, and no digit precedes it. (A head holds no digit and
+    # a rest starts with one, so one dict keeps both.)
+    t = unicodedata.normalize("NFKC", s or "")
+    m = _FIRST_DIGIT.search(t)
+    if m is None:
+        return _part_key(t, head=True)
+    i = m.start()
+    return _part_key(t[:i], head=True) + _part_key(t[i:], head=False) if i else _part_key(t, head=False)
+
+
+def _part_key(t: str, *, head: bool) -> str:
+    key = _PARTS.get(t)
+    if key is None:
+        key = _fold(t, head=head)
+        if len(_PARTS) >= _PARTS_LIMIT:
+            _PARTS.clear()
+        _PARTS[t] = key
+    return key
+
+
+def address_key(address: str, extra: str = "") -> str:
+    """The key addresses are matched on (住所の検索キー): the address and its 方書 written one way.
+
+    The register writes 神奈川県横浜市中区本町一丁目2番3号; the person at the counter, or the form,
+    本町1-2-3, 本町１丁目２－３ or 本町1丁目2番地の3. All become 中区本町1-2-3-…: NFKC (widths),
+    no spaces, no leading prefecture and no 大字, a block's kanji number as digits (一丁目 → 1丁目,
+    二十三番地 → 23番地; 三田 and 九段 stay), 丁目/番地/番/号/の and any dash after a number as one
+    ``-`` (so 1丁目 does not match 12丁目), ヶ/ケ/が as one, name 異体字 folded (髙田 = 高田) and
+    case folded. The 方書 follows the address, a ``-`` between them when both meet in digits; when
+    it ends in a room number, the key also holds the address with the room alone (本町1-2-3-101).
+    Changing it needs the stored keys recomputed (a migration, as ``people.0011``).
+    """
+    a, e = _address_part(address), _address_part(extra)
+    if not (a and e):
+        return a + e
+    if a[-1].isdigit() and e[0].isdigit():
+        return f"{a}-{e}"
+    # Forms write a flat's room after the block, its building left out (本町1-2-3-101): the key
+    # holds that form too, after a space (no typed key holds one: spaces are dropped).
+    room = _LAST_NUMBER.search(e)
+    if room is None or room.start() == 0:
+        return a + e
+    return f"{a}{e} {a}{'' if a[-1] == '-' else '-'}{e[room.start():]}"

@@ -34,8 +34,8 @@ from yobo.core.errors import InputRejected
 
 # The problem type lives in core (every import uses it); re-exported for the reader's callers.
 from yobo.core.problems import ERROR, MASK, WARNING, Problem, mask_numbers  # noqa: F401
+from yobo.core.text import address_key, search_key
 from yobo.core.text import digits as _digits
-from yobo.core.text import search_key
 from yobo.core.wareki import DateFormatError, parse_date, to_wareki
 from yobo.mynumber.checkdigit import check_digit
 from yobo.mynumber.checkdigit import normalize as _mn_normalize
@@ -654,7 +654,7 @@ class StageChunk(NamedTuple):
     ``executemany`` (SQLite, in-process); ``lines``, the cells tab-separated, one line per row, NUL
     for NULL, unescaped (SQLite, from the worker: one string pickles and unpickles much faster than
     5,000 tuples, and the worker is the slower side; :func:`unpack_lines`). Columns in the
-    staging column order (宛名番号, the 13 register fields, the search keys, row hash, source row);
+    staging column order (宛名番号, the 13 register fields, the three search keys, row hash, source row);
     ``pairs``: (source row, 宛名番号, My Number) for the vault; ``problems``/``rejected``: found in
     these rows. The last chunk has ``last`` set, the counts of the whole file and its SHA-256.
     """
@@ -691,9 +691,13 @@ def stage_chunks(path: str | Path, encoding: str, as_of: date, *, form: ChunkFor
     rows: list[Any] = []
     pairs: list[tuple[int, str, str]] = []
     add, add_pair, blake2b = rows.append, pairs.append, hashlib.blake2b
+    place, akey = ("", ""), ""  # a household's members follow one another: one address key for all
     for r in res:
         if r.my_number is not None:
             add_pair((r.row, r.atena_no, r.my_number))
+        if (r.address, r.address_extra) != place:
+            place = (r.address, r.address_extra)
+            akey = address_key(*place)
         birth, sex, status = r.birth_date.isoformat(), str(r.sex), str(r.status)
         cd = r.change_date.isoformat() if r.change_date else ""
         # ``record_hash``, inline (the dates and numbers are formatted once for the hash and the row).
@@ -707,13 +711,13 @@ def stage_chunks(path: str | Path, encoding: str, as_of: date, *, form: ChunkFor
             add("\t".join((
                 r.atena_no, r.household_no, r.name_kanji, r.name_kana, birth, sex, r.relationship, r.postal_code,
                 r.address, r.address_extra, r.phone, status, cd or "\x00", r.change_reason, r.kanji_key,
-                r.kana_key, digest, str(r.row),
+                r.kana_key, akey, digest, str(r.row),
             )))
         else:
             add((
                 r.atena_no, r.household_no, r.name_kanji, r.name_kana, birth, r.sex, r.relationship,
                 r.postal_code, r.address, r.address_extra, r.phone, r.status, cd or None, r.change_reason, r.kanji_key,
-                r.kana_key, digest, r.row,
+                r.kana_key, akey, digest, r.row,
             ))
         if len(rows) >= size:
             yield _chunk(rows, form, pairs, problems, rejected)

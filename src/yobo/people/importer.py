@@ -67,14 +67,14 @@ _REBUILD_INDEXES_AFTER = 50_000  # new persons in a first load from which indexe
 MASS_ABSENT_SHARE = 0.05
 MASS_ABSENT_MIN = 100
 
-# Register fields, in the order of the staging table and the row hash. ``kanji_key``/``kana_key``
-# derive from the names and are not compared.
+# Register fields, in the order of the staging table and the row hash. The search keys
+# (``kanji_key``/``kana_key``/``address_key``) derive from them and are not compared.
 FIELDS: tuple[str, ...] = (
     "household_no", "name_kanji", "name_kana", "birth_date", "sex", "relationship", "postal_code",
     "address", "address_extra", "phone", "status", "status_date", "status_reason",
 )
-_STAGE_COLUMNS: tuple[str, ...] = ("atena_no", *FIELDS, "kanji_key", "kana_key", "row_hash", "src_row")
-_PERSON_COLUMNS: tuple[str, ...] = ("atena_no", *FIELDS, "kanji_key", "kana_key", "row_hash")
+_STAGE_COLUMNS: tuple[str, ...] = ("atena_no", *FIELDS, "kanji_key", "kana_key", "address_key", "row_hash", "src_row")
+_PERSON_COLUMNS: tuple[str, ...] = ("atena_no", *FIELDS, "kanji_key", "kana_key", "address_key", "row_hash")
 
 
 class ImportRejected(InputRejected):
@@ -781,7 +781,7 @@ def _apply(cur: Any, m: str, batch: ImportBatch, summary: ImportSummary, *, full
                 f"s.status_reason, p.status <> s.status FROM {STAGE_DELTA} s CROSS JOIN {person} p WHERE p.id = s.pid",
                 [m, b, now],
             )
-    upd = (*FIELDS, "kanji_key", "kana_key", "row_hash")
+    upd = (*FIELDS, "kanji_key", "kana_key", "address_key", "row_hash")
     with ph("apply_update"):
         if first_load:
             pass  # nobody to update

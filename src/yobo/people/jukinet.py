@@ -43,7 +43,7 @@ from yobo.core.context import AccessContext
 from yobo.core.errors import InputRejected
 from yobo.core.problems import ERROR, WARNING, Problem
 from yobo.core.purposes import Operation, Purpose
-from yobo.core.text import search_key
+from yobo.core.text import address_key, search_key
 from yobo.mynumber import checkdigit
 from yobo.mynumber import services as vault_services
 
@@ -453,6 +453,7 @@ def _apply(ctx: AccessContext, batch: ImportBatch, answers: Sequence[Answer], s:
         for f, (_old, new) in changes.items():
             setattr(person, f, date.fromisoformat(new) if f == "status_date" and new else new)
         person.kanji_key, person.kana_key = search_key(person.name_kanji), search_key(person.name_kana)
+        person.address_key = address_key(person.address, person.address_extra)
         person.row_hash = nonresidents.row_hash(person)
         person.updated_batch_id, person.updated_at = batch.pk, now
         changed.append(person)
@@ -467,8 +468,8 @@ def _apply(ctx: AccessContext, batch: ImportBatch, answers: Sequence[Answer], s:
             s.status_changes[label] = s.status_changes.get(label, 0) + 1
             if person.status == ResidentStatus.DECEASED:
                 deceased.append((person.atena_no, person.status_date))
-    Person.objects.bulk_update(changed, [*_FIELDS, "kanji_key", "kana_key", "row_hash", "updated_batch_id",
-                                         "updated_at"], batch_size=500)
+    Person.objects.bulk_update(changed, [*_FIELDS, "kanji_key", "kana_key", "address_key", "row_hash",
+                                         "updated_batch_id", "updated_at"], batch_size=500)
     PersonHistory.objects.bulk_create(history, batch_size=500)
     review.carry_over(batch, findings)  # a person looked at last time is not listed as new again
     NonResidentFinding.objects.bulk_create(findings, batch_size=500)

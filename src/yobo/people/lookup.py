@@ -6,14 +6,13 @@ the door: a search logs one entry per person shown, a person page a READ of that
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Case, IntegerField, Q, Value, When
+from django.db.models import Case, IntegerField, Value, When
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import StrIndex
 
@@ -21,7 +20,7 @@ from yobo.audit.door import door
 from yobo.core.context import AccessContext
 from yobo.core.errors import InputRejected
 from yobo.core.purposes import Operation
-from yobo.core.text import search_key
+from yobo.core.text import address_key, search_key
 from yobo.core.wareki import to_wareki
 from yobo.mynumber import selectors as vault_selectors
 
@@ -96,7 +95,7 @@ class Criteria:
 
     name: str = ""  # kana (any width, hiragana too) or kanji, partial
     birth_date: date | None = None
-    address: str = ""  # partial, digits and letters in any width
+    address: str = ""  # partial; 1-2-3 = 一丁目2番3号, any width (``core.text.address_key``)
     atena_no: str = ""
 
     def keys(self) -> list[str]:
@@ -109,13 +108,6 @@ class SearchResult:
     persons: list[PersonCard] = field(default_factory=list)
     more: bool = False  # more than the limit matched: narrow the search
     limit: int = 50
-
-
-def _address_variants(text: str) -> list[str]:
-    s = unicodedata.normalize("NFKC", text).replace(" ", "").replace("\u3000", "")
-    # Registers write digits either way; the full-width form of the ASCII letters and digits too.
-    wide = "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in s)
-    return list(dict.fromkeys([s, wide]))
 
 
 def _like_anywhere(text: str) -> str:
@@ -206,13 +198,10 @@ def search(ctx: AccessContext, criteria: Criteria, *, limit: int = 50) -> Search
         if criteria.atena_no:
             qs = qs.filter(atena_no=criteria.atena_no.strip())
         if criteria.address:
-            q = Q()
-            for v in _address_variants(criteria.address):
-                q |= Q(address__contains=v) | Q(address_extra__contains=v)
-            qs = qs.filter(q)
+            akey = address_key(criteria.address)
+            qs = qs.filter(address_key__contains=akey)
             if not keyed and not criteria.name:
-                qs = _sqlite_scan(qs, None, [(c, v) for v in _address_variants(criteria.address)
-                                             for c in ("address", "address_extra")])
+                qs = _sqlite_scan(qs, None, [("address_key", akey)])
         if criteria.name:
             key = search_key(criteria.name)
             col = "kana_key" if _is_kana(key) else "kanji_key"

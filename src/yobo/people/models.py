@@ -8,9 +8,13 @@ holds a My Number: the vault (``yobo.mynumber``) links it to ``atena_no``. Every
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F
+
+from yobo.core.text import address_key
 
 
 class ResidentStatus(models.IntegerChoices):
@@ -84,7 +88,8 @@ class Person(models.Model):
     """A person of the registry (宛名), keyed by municipality + 宛名番号.
 
     Names are kept exactly as given (rare kanji included); ``kanji_key``/``kana_key`` are the
-    normalised search keys (NFKC, katakana full-width, no spaces). ``row_hash`` is a digest of the
+    normalised search keys (NFKC, katakana full-width, no spaces), ``address_key`` the address's.
+    ``row_hash`` is a digest of the
     register fields, so an unchanged row of a new extract is found by one comparison.
     """
 
@@ -102,6 +107,9 @@ class Person(models.Model):
     postal_code = models.CharField(max_length=7, blank=True)
     address = models.CharField(max_length=300)
     address_extra = models.CharField(max_length=200, blank=True)  # 方書
+    # 住所の検索キー: address and 方書 written one way (``core.text.address_key``); kept by
+    # ``save`` and written by every bulk path (import, 住基ネット check).
+    address_key = models.TextField(blank=True, default="")
     phone = models.CharField(max_length=30, blank=True)
     status = models.SmallIntegerField(choices=ResidentStatus.choices, default=ResidentStatus.RESIDENT)
     status_date = models.DateField(null=True, blank=True)  # 異動日
@@ -130,6 +138,13 @@ class Person(models.Model):
 
     def __str__(self) -> str:
         return f"宛名 {self.atena_no}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.address_key = address_key(self.address, self.address_extra)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and {"address", "address_extra"} & set(update_fields):
+            kwargs["update_fields"] = {*update_fields, "address_key"}
+        super().save(*args, **kwargs)
 
 
 class ChangeKind(models.TextChoices):

@@ -124,6 +124,7 @@ def test_a_check_brings_nonresidents_up_to_date_and_leaves_the_rest_for_staff(
     mover = Person.objects.get(atena_no=people["mover"])
     assert (mover.name_kanji, mover.name_kana, mover.kana_key) == ("田中　陽菜", "タナカ　ヒナ", "タナカヒナ")
     assert (mover.address, mover.address_extra, mover.postal_code) == ("大阪府大阪市北区梅田1丁目1番", "", "")
+    assert mover.address_key == "大阪市北区梅田1-1-"  # searched at the new address, not the old one
     assert mover.status == 1 and mover.updated_batch_id == s.batch_id
     h = PersonHistory.objects.get(atena_no=people["mover"], batch_id=s.batch_id)
     assert h.changes["name_kanji"] == ["高橋　陽菜", "田中　陽菜"]

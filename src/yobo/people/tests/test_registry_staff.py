@@ -128,6 +128,58 @@ def test_the_migration_refolds_keys_stored_before(city: Any) -> None:
     assert Person.objects.get(pk=city["taro"].pk).kanji_key == "山田太郎"
 
 
+def test_an_address_is_found_however_staff_write_it(key_dir: Path, make_ctx: Callable[..., Any],
+                                                    tmp_path: Path) -> None:
+    """The register writes 本町一丁目2番3号; staff type what the form says (本町1-2-3, 本町１丁目２－３,
+    3号コーポ). A changed address is searched at the new one (the daily diff rewrites the key)."""
+    from yobo.people.services import import_residents
+    from yobo.people.tests.test_import import AS_OF, rows_of
+
+    keys.ensure_keys()
+    places = [("神奈川県横浜市中区本町一丁目2番3号", "コーポ本町　１０１号室"), ("神奈川県横浜市中区本町十一丁目2番3号", ""),
+              ("神奈川県横浜市中区霞が丘3丁目4番地の5", "")]
+    rows = [dict(r, 住所=a, 方書=e, 個人番号="") for r, (a, e) in zip(rows_of(3), places, strict=True)]
+    sync = make_ctx(Purpose.RESIDENT_SYNC)
+    import_residents(sync, write_register(tmp_path / "a.csv", rows), as_of=AS_OF)
+    ctx = make_ctx(Purpose.PERSON_INQUIRY)
+
+    def found(typed: str) -> list[str]:
+        return [p.atena_no for p in lookup.search(ctx, lookup.Criteria(address=typed)).persons]
+
+    first, eleventh, kasumi = (r["宛名番号"] for r in rows)
+    for typed in ("本町1-2-3", "本町１丁目２－３", "本町1丁目2番地の3", "中区本町1ー2", "3号コーポ本町",
+                  "本町1-2-3-101号室", "神奈川県横浜市中区本町一丁目"):
+        assert found(typed) == [first], typed
+    assert sorted(found("本町")) == sorted([first, eleventh])
+    assert found("本町11-2") == found("本町十一丁目") == [eleventh]
+    assert found("霞ヶ丘3-4-5") == found("霞ケ丘三丁目4番地5") == [kasumi]
+    assert found("本町2-3") == []  # 2丁目3番 is not 1丁目2番3号
+    # the person page shows the address as the register wrote it
+    assert lookup.search(ctx, lookup.Criteria(address="本町1-2-3")).persons[0].address == places[0][0]
+
+    moved = dict(rows[0], 住所="神奈川県横浜市西区みなとみらい二丁目3番1号", 方書="", 異動事由="転居",
+                 異動日=AS_OF.isoformat())
+    later = AS_OF.replace(day=2)
+    import_residents(sync, write_register(tmp_path / "b.csv", [moved]), as_of=later)
+    assert found("みなとみらい2-3-1") == [first]
+    assert found("本町1-2-3") == [] and found("コーポ本町") == []
+
+
+def test_the_migration_keys_every_address_on_record(city: Any) -> None:
+    import importlib
+    from types import SimpleNamespace
+
+    from django.apps import apps
+    from django.db import connection
+
+    Person.objects.update(address_key="")  # as the column is added
+    migration = importlib.import_module("yobo.people.migrations.0011_address_key")
+    migration.fill(apps, SimpleNamespace(connection=connection))
+    keys_now = dict(Person.objects.values_list("atena_no", "address_key"))
+    assert keys_now == {"1000000001": "横浜市中区本町1-2-3-", "1000000002": "横浜市中区本町1-2-3-",
+                        "1000000003": "横浜市西区ミナトミライ3-5-", "1000000004": "横浜市港北区日吉本町10-2"}
+
+
 def test_prefix_matches_come_before_matches_inside_the_name(city: Any, make_ctx: Callable[..., Any]) -> None:
     hits = lookup.search(make_ctx(), lookup.Criteria(name="ﾔﾏﾀﾞ")).persons
     # ヤマダ… first, then コヤマダ (inside the name)
@@ -176,11 +228,11 @@ def _crowd_pg(n: int) -> None:
     with connection.cursor() as cur:
         cur.execute(
             "INSERT INTO people_person (municipality, atena_no, source, household_no, name_kanji, name_kana, "
-            "kanji_key, kana_key, birth_date, sex, relationship, postal_code, address, address_extra, phone, status, "
-            "status_reason, row_hash, created_at, updated_at) "
+            "kanji_key, kana_key, birth_date, sex, relationship, postal_code, address, address_extra, address_key, "
+            "phone, status, status_reason, row_hash, created_at, updated_at) "
             "SELECT %s, (3000000000 + i)::text, 'juki', (3000000000 + i)::text, k, n, k, n, "
-            "DATE '1960-01-01' + i %% 9000, 1, '', '2310005', '横浜市' || k || i || '番地', '', '', 1, '', 'x', "
-            "now(), now() FROM ("
+            "DATE '1960-01-01' + i %% 9000, 1, '', '2310005', '横浜市' || k || i || '番地', '', "
+            "'横浜市' || k || i || '-', '', 1, '', 'x', now(), now() FROM ("
             "  SELECT i, translate(left(md5(i::text), 10), '0123456789abcdef', 'アイウエオカキクケコサシスセソナ')"
             "         AS n,"
             "         translate(left(md5(i::text), 4), '0123456789abcdef', '東西南北春夏秋冬金銀松竹梅桜川森') AS k"
@@ -226,7 +278,7 @@ def test_partial_search_reads_an_index_not_every_persons_row(city: Any, make_ctx
     if index == "address":
         assert len(plans) == 1
         if pg:
-            assert any("people_person_address_trgm" in line for line in plans[0]), plans[0]
+            assert any("people_person_address_key_trgm" in line for line in plans[0]), plans[0]
         else:
             # The candidates come from the subquery; the outer query only fetches them (by rowid
             # at city scale; a table this small may be walked in order instead).
