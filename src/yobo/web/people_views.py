@@ -67,7 +67,8 @@ class SearchForm(forms.Form):
     name = forms.CharField(label="氏名（カナ・漢字、一部でも可）", required=False, max_length=100)
     birth = forms.CharField(label="生年月日（西暦・和暦）", required=False, max_length=20,
                             help_text="例: 1985-04-01, 昭和60年4月1日, S60.4.1")
-    address = forms.CharField(label="住所（一部でも可）", required=False, max_length=100)
+    address = forms.CharField(label="住所（一部でも可）", required=False, max_length=100,
+                              help_text="例: 本町1-2-3, 本町一丁目2番3号, 本町1-2-3-101")
     atena = forms.RegexField(label="宛名番号", required=False, regex=r"^\s*[0-9０-９]{1,15}\s*$",
                              error_messages={"invalid": "宛名番号は15桁以内の数字で入力してください。"
                                              " / 宛名番号 is up to 15 digits."})

@@ -92,7 +92,8 @@ def test_any_writing_of_a_block_finds_it_and_no_other(chome: int, ban: int, go: 
     stored = address_key(f"神奈川県横浜市港北区日吉本町{_kanji(chome)}丁目{ban}番{go}号")
     c = _kanji(chome) if chome_kanji else str(chome)
     numbers = f"{ban}{ban_unit}{go}{go_unit}"
-    typed = f"{'神奈川県' if prefecture else ''}日吉本町{' ' if space else ''}{c}丁目{_wide(numbers) if wide else numbers}"
+    numbers = _wide(numbers) if wide else numbers
+    typed = f"{'神奈川県' if prefecture else ''}日吉本町{' ' if space else ''}{c}丁目{numbers}"
     assert address_key(typed) in stored
     # the same writing of the next 丁目, 番 or 号 is not this block (号 only when a unit ends it)
     for other in (f"日吉本町{chome + 1}丁目{ban}番{go}号", f"日吉本町{chome}丁目{ban + 1}番{go}号"):

@@ -136,7 +136,8 @@ def test_an_address_is_found_however_staff_write_it(key_dir: Path, make_ctx: Cal
     from yobo.people.tests.test_import import AS_OF, rows_of
 
     keys.ensure_keys()
-    places = [("神奈川県横浜市中区本町一丁目2番3号", "コーポ本町　１０１号室"), ("神奈川県横浜市中区本町十一丁目2番3号", ""),
+    places = [("神奈川県横浜市中区本町一丁目2番3号", "コーポ本町　１０１号室"),
+              ("神奈川県横浜市中区本町十一丁目2番3号", ""),
               ("神奈川県横浜市中区霞が丘3丁目4番地の5", "")]
     rows = [dict(r, 住所=a, 方書=e, 個人番号="") for r, (a, e) in zip(rows_of(3), places, strict=True)]
     sync = make_ctx(Purpose.RESIDENT_SYNC)

@@ -79,6 +79,18 @@ def test_bad_birth_date_and_empty_search_show_messages(logged_in: Any, make_staf
     assert not log_entries(staff="clerk.d", operation=Operation.SEARCH)
 
 
+def test_an_address_typed_as_forms_write_it_finds_the_register_address(
+        logged_in: Any, make_staff: Any, city: None) -> None:
+    c = logged_in(make_staff("clerk.k", duties=[Duty.CLERK]))
+    page = c.get("/people/").content.decode()
+    assert "本町1-2-3-101" in page  # the field says how an address may be typed
+    for typed in ("みなとみらい３－５", "西区みなとみらい三丁目5番地", "ミナトミライ3丁目5"):
+        body = c.get("/people/", {"purpose": "P02", "address": typed}).content.decode()
+        assert "佐藤　一郎" in body and "山田" not in body, typed
+        assert "横浜市西区みなとみらい3丁目5番地" in body  # shown as the register wrote it
+    assert "佐藤　一郎" not in c.get("/people/", {"purpose": "P02", "address": "みなとみらい3-50"}).content.decode()
+
+
 def test_htmx_search_returns_only_the_results(logged_in: Any, make_staff: Any, city: None) -> None:
     c = logged_in(make_staff("clerk.e", duties=[Duty.CLERK]))
     body = c.get("/people/", {"name": "さとう"}, HTTP_HX_REQUEST="true").content.decode()
