@@ -56,6 +56,12 @@ def test_three_item_search_is_width_and_kana_insensitive(certificate_city: Any, 
     found = selectors.search_three_items(c01, address="本町1丁目", name="やまだ　たろう", birth_date=date(2020, 5, 1))
     assert [p.atena_no for p in found.persons] == ["1000000001"]
     assert not selectors.search_three_items(c01, address="本町", name="山田太郎", birth_date=date(2020, 5, 2)).persons
+    # the address as an application writes it (prefecture, 1-2-3), the register having 1丁目2番3号
+    for written in ("神奈川県横浜市中区本町1-2-3", "本町１－２－３", "中区本町一丁目2-3"):
+        found = selectors.search_three_items(c01, address=written, name="山田太郎", birth_date=date(2020, 5, 1))
+        assert [p.atena_no for p in found.persons] == ["1000000001"], written
+    other_block = selectors.search_three_items(c01, address="本町1-2-4", name="山田太郎", birth_date=date(2020, 5, 1))
+    assert not other_block.persons
     with pytest.raises(InputRejected, match="3つとも"):
         selectors.search_three_items(c01, address="", name="山田太郎", birth_date=date(2020, 5, 1))
     searches = AccessLogEntry.objects.filter(request_id=c01.request_id, operation=Operation.SEARCH)
