@@ -139,24 +139,25 @@ def _fold(t: str, *, head: bool) -> str:
 def _address_part(s: str) -> str:
     # Split at the first digit, and each half's key kept: the head (prefecture, city, 町名, 丁目 in
     # kanji) is shared by every household of a block, the rest (12番5号, 305) by many blocks, so
-    # the register import folds few of a million addresses. Neither half's folding reaches into
-    # the other: the rest starts with a digit, and no digit precedes it. (A head holds no digit and
-    # a rest starts with one, so one dict keeps both.)
-    t = unicodedata.normalize("NFKC", s or "")
+    # the register import folds few of a million addresses (and, per row, only looks up). Neither
+    # half's folding reaches into the other: the rest starts with a digit, and no digit precedes
+    # it. (A head holds no digit and a rest starts with one, so one dict keeps both.)
+    t = unicodedata.normalize("NFKC", s)
     m = _FIRST_DIGIT.search(t)
     if m is None:
-        return _part_key(t, head=True)
+        return _PARTS.get(t) or _part_key(t, head=True)
     i = m.start()
-    return _part_key(t[:i], head=True) + _part_key(t[i:], head=False) if i else _part_key(t, head=False)
+    if not i:
+        return _PARTS.get(t) or _part_key(t, head=False)
+    head, rest = t[:i], t[i:]
+    return (_PARTS.get(head) or _part_key(head, head=True)) + (_PARTS.get(rest) or _part_key(rest, head=False))
 
 
 def _part_key(t: str, *, head: bool) -> str:
-    key = _PARTS.get(t)
-    if key is None:
-        key = _fold(t, head=head)
-        if len(_PARTS) >= _PARTS_LIMIT:
-            _PARTS.clear()
-        _PARTS[t] = key
+    key = _fold(t, head=head)
+    if len(_PARTS) >= _PARTS_LIMIT:
+        _PARTS.clear()
+    _PARTS[t] = key
     return key
 
 
@@ -172,7 +173,10 @@ def address_key(address: str, extra: str = "") -> str:
     it ends in a room number, the key also holds the address with the room alone (本町1-2-3-101).
     Changing it needs the stored keys recomputed (a migration, as ``people.0011``).
     """
-    a, e = _address_part(address), _address_part(extra)
+    a = _address_part(address) if address else ""
+    if not extra:
+        return a
+    e = _address_part(extra)
     if not (a and e):
         return a + e
     if a[-1].isdigit() and e[0].isdigit():

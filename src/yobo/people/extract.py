@@ -679,11 +679,12 @@ def file_sha256(path: Path) -> str:
 
 
 def stage_chunks(path: str | Path, encoding: str, as_of: date, *, form: ChunkForm,
-                 size: int = 5000) -> Iterator[StageChunk]:
+                 size: int = 5000, address_keys: bool = True) -> Iterator[StageChunk]:
     """Read the extract (``encoding`` as detected by ``read_extract``) and yield its valid rows in
     chunks ready for the staging table, in ``form`` (see :class:`StageChunk`); duplicates are left
     to the caller (``check_duplicates`` off). Header problems are not repeated (the caller has them
-    from ``read_extract``)."""
+    from ``read_extract``). Without ``address_keys`` the address key is left empty (the importer
+    keys only its delta, unless nobody is on record yet)."""
     res = ExtractResult(Path(path), encoding, as_of, check_duplicates=False)
     res._read_header()
     problems, rejected = res.problems, res.rejected
@@ -695,7 +696,7 @@ def stage_chunks(path: str | Path, encoding: str, as_of: date, *, form: ChunkFor
     for r in res:
         if r.my_number is not None:
             add_pair((r.row, r.atena_no, r.my_number))
-        if (r.address, r.address_extra) != place:
+        if address_keys and (r.address, r.address_extra) != place:
             place = (r.address, r.address_extra)
             akey = address_key(*place)
         birth, sex, status = r.birth_date.isoformat(), str(r.sex), str(r.status)
@@ -761,7 +762,8 @@ def unpack_lines(text: str) -> list[list[Any]]:
     return rows
 
 
-def feed(out: BinaryIO, path: str, encoding: str, as_of: date, form: ChunkForm, size: int) -> None:
+def feed(out: BinaryIO, path: str, encoding: str, as_of: date, form: ChunkForm, size: int,
+         address_keys: bool = True) -> None:
     """Worker entry: write ``stage_chunks`` to ``out`` (a pipe) as a sequence of pickles.
 
     The pipe is the bound on memory: a write blocks until the importer has taken the previous
@@ -769,7 +771,7 @@ def feed(out: BinaryIO, path: str, encoding: str, as_of: date, form: ChunkForm, 
     cell value: it is masked like every problem message) and ends the feed.
     """
     try:
-        for chunk in stage_chunks(path, encoding, as_of, form=form, size=size):
+        for chunk in stage_chunks(path, encoding, as_of, form=form, size=size, address_keys=address_keys):
             pickle.dump(chunk, out, protocol=pickle.HIGHEST_PROTOCOL)
             out.flush()
     except Exception as exc:
@@ -778,14 +780,15 @@ def feed(out: BinaryIO, path: str, encoding: str, as_of: date, form: ChunkForm, 
 
 
 def _feed_main(argv: list[str]) -> int:
-    """``python -m yobo.people.extract --feed PATH ENCODING AS_OF pg|sqlite SIZE``: the importer's
-    worker process (a fresh interpreter: it inherits no database connection and runs no caller's
-    main module). Chunks go to stdout."""
-    if len(argv) != 6 or argv[0] != "--feed":
-        sys.stderr.write("usage: python -m yobo.people.extract --feed PATH ENCODING AS_OF pg|sqlite SIZE\n")
+    """``python -m yobo.people.extract --feed PATH ENCODING AS_OF pg|sqlite SIZE keys|nokeys``: the
+    importer's worker process (a fresh interpreter: it inherits no database connection and runs no
+    caller's main module). Chunks go to stdout."""
+    if len(argv) != 7 or argv[0] != "--feed" or argv[6] not in ("keys", "nokeys"):
+        sys.stderr.write("usage: python -m yobo.people.extract --feed PATH ENCODING AS_OF pg|sqlite SIZE keys|nokeys\n")
         return 2
-    _, path, encoding, as_of, kind, size = argv
-    feed(sys.stdout.buffer, path, encoding, date.fromisoformat(as_of), "copy" if kind == "pg" else "lines", int(size))
+    _, path, encoding, as_of, kind, size, keys = argv
+    feed(sys.stdout.buffer, path, encoding, date.fromisoformat(as_of), "copy" if kind == "pg" else "lines", int(size),
+         address_keys=keys == "keys")
     return 0
 
 

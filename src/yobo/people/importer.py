@@ -43,6 +43,7 @@ from yobo.core import bulkload
 from yobo.core.context import AccessContext
 from yobo.core.errors import AccessDenied, InputRejected
 from yobo.core.purposes import Operation
+from yobo.core.text import address_key
 from yobo.mynumber import services as mynumber_services
 
 from . import extract, review
@@ -54,6 +55,7 @@ STAGE = "people_stage"
 STAGE_REJECTED = "people_stage_rejected"
 STAGE_DELTA = "people_stage_delta"
 STAGE_ABSENT = "people_stage_absent"
+STAGE_ADDRESS_KEYS = "people_stage_address_keys"
 MAX_PROBLEMS_KEPT = 1000  # kept in the summary for display; all are counted (and streamed to stderr)
 _CHUNK = 5000
 # Files at least this large are read in a worker process (starting one costs ~0.2 s; smaller files
@@ -153,7 +155,7 @@ def _create_stage(cur: Any) -> None:
     text, dt, small, integer = ("text", "date", "smallint", "integer")
     types = {"birth_date": dt, "status_date": dt, "sex": small, "status": small, "src_row": integer}
     cols = ", ".join(f"{c} {types.get(c, text)}" for c in _STAGE_COLUMNS)
-    for t in (STAGE, STAGE_REJECTED, STAGE_DELTA, STAGE_ABSENT):
+    for t in (STAGE, STAGE_REJECTED, STAGE_DELTA, STAGE_ABSENT, STAGE_ADDRESS_KEYS):
         cur.execute(f"DROP TABLE IF EXISTS {t}")
     # ON COMMIT DROP (PostgreSQL): the staging tables never outlive the batch transaction.
     tail = " ON COMMIT DROP" if _pg() else ""
@@ -163,7 +165,7 @@ def _create_stage(cur: Any) -> None:
 
 def _drop_stage(cur: Any) -> None:
     if not _pg():
-        for t in (STAGE, STAGE_REJECTED, STAGE_DELTA, STAGE_ABSENT):
+        for t in (STAGE, STAGE_REJECTED, STAGE_DELTA, STAGE_ABSENT, STAGE_ADDRESS_KEYS):
             cur.execute(f"DROP TABLE IF EXISTS {t}")
 
 
@@ -326,20 +328,21 @@ def new_batch(ctx: AccessContext, p: Path, *, status: str, mode: str, sha256: st
     )
 
 
-def _chunks(res: extract.ExtractResult, worker: bool) -> Iterator[extract.StageChunk]:
+def _chunks(res: extract.ExtractResult, worker: bool, *, address_keys: bool) -> Iterator[extract.StageChunk]:
     """The file's staging chunks: read in this process, or in a worker process that overlaps the
-    reading with the loading here (2 CPUs). Same chunks, same problems, either way."""
+    reading with the loading here (2 CPUs). Same chunks, same problems, either way; the address
+    keys made only with ``address_keys``."""
     pg = _pg()
     if not worker:
         yield from extract.stage_chunks(res.path, res.encoding, res.as_of, form="copy" if pg else "tuples",
-                                        size=_CHUNK)
+                                        size=_CHUNK, address_keys=address_keys)
         return
     # A fresh interpreter (not fork: it must not inherit this process's database connection or
     # threads; not multiprocessing's spawn: that re-runs the caller's main module).
     root = str(Path(extract.__file__).resolve().parents[2])
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
     cmd = [sys.executable, "-m", "yobo.people.extract", "--feed", str(res.path), res.encoding, res.as_of.isoformat(),
-           "pg" if pg else "sqlite", str(_CHUNK)]
+           "pg" if pg else "sqlite", str(_CHUNK), "keys" if address_keys else "nokeys"]
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, env=env)  # noqa: S603 - our own module
     pipe: Any = proc.stdout
     with contextlib.suppress(OSError, AttributeError):
@@ -414,8 +417,12 @@ def _run_staged(ctx: AccessContext, cur: Any, res: extract.ExtractResult, batch:
     # My Numbers stream to the vault chunk by chunk (same transaction); it seals only numbers it
     # does not hold yet and stages only pairs not linked as given, so nothing here grows with the
     # file. ``distinct``: repeated 宛名番号 are discarded below before ``finish``.
+    # Address keys (``address_key``) are made by the reader only for a first load; otherwise for
+    # the delta alone, once it is known (``_key_addresses``): an unchanged row keeps its key.
+    cur.execute("SELECT NOT EXISTS (SELECT 1 FROM people_person WHERE municipality = %s)", [m])
+    keyed = bool(cur.fetchone()[0])
     with mynumber_services.bulk_registration(ctx, distinct=True) as reg:
-        chunks = _chunks(res, worker)
+        chunks = _chunks(res, worker, address_keys=keyed)
         try:
             while True:
                 with ph("read_wait"):  # reading in-process, or waiting for the worker
@@ -453,6 +460,9 @@ def _run_staged(ctx: AccessContext, cur: Any, res: extract.ExtractResult, batch:
             rejected_rows = rejected_rows + dups
         with ph("apply_delta"):
             first_load, delta = _make_delta(cur, m)
+        if not keyed:
+            with ph("address_keys"):
+                _key_addresses(cur, STAGE if first_load else STAGE_DELTA)
         staged_in = (STAGE,) if first_load else (STAGE, STAGE_DELTA)
         if not first_load:
             # Rows older than the record (an earlier file run late, or run again): refused like
@@ -762,6 +772,31 @@ def _make_delta(cur: Any, m: str) -> tuple[bool, str]:
     else:
         cur.execute(f"CREATE INDEX {STAGE_DELTA}_pid ON {STAGE_DELTA} (pid)")
     return False, STAGE_DELTA
+
+
+def _key_addresses(cur: Any, table: str) -> None:
+    """The address keys of the rows of ``table`` (the delta; staging on a first load the reader
+    did not key), made here: the reader leaves them empty unless the city is loaded for the
+    first time, since a row whose address is unchanged is not in the delta and keeps its key.
+    Made in Python (``core.text.address_key``), written back by one join on the source row."""
+    cur.execute(f"SELECT src_row, address, address_extra FROM {table}")
+    keys = [(row, address_key(a, e)) for row, a, e in cur.fetchall()]
+    if not keys:
+        return
+    pg = _pg()
+    cur.execute(f"CREATE TEMPORARY TABLE {STAGE_ADDRESS_KEYS} (src_row integer PRIMARY KEY, address_key text)"
+                f"{' ON COMMIT DROP' if pg else ''}")
+    if pg:
+        raw: Any = cur.cursor  # psycopg 3
+        with raw.copy(f"COPY {STAGE_ADDRESS_KEYS} (src_row, address_key) FROM STDIN") as copy:
+            for item in keys:
+                copy.write_row(item)
+        cur.execute(f"UPDATE {table} AS t SET address_key = k.address_key FROM {STAGE_ADDRESS_KEYS} k "
+                    f"WHERE k.src_row = t.src_row")
+    else:
+        cur.executemany(f"INSERT INTO {STAGE_ADDRESS_KEYS} (src_row, address_key) VALUES (%s, %s)", keys)
+        cur.execute(f"UPDATE {table} SET address_key = (SELECT k.address_key FROM {STAGE_ADDRESS_KEYS} k "
+                    f"WHERE k.src_row = {table}.src_row)")
 
 
 def _apply(cur: Any, m: str, batch: ImportBatch, summary: ImportSummary, *, full: bool, first_load: bool,

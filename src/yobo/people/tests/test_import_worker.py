@@ -135,6 +135,12 @@ def test_stage_chunks_sizes_counts_and_problems(tmp_path: Path) -> None:
     unpacked = [r for c in extract.stage_chunks(f, res.encoding, AS_OF, form="lines", size=10)
                 for r in extract.unpack_lines(c.rows)]
     assert unpacked == [[None if v is None else str(v) for v in t] for t in staged]
+    # Without address keys (a run that keys its delta only) the rows are the same but for the key.
+    k = importer._STAGE_COLUMNS.index("address_key")
+    bare = [t for c in extract.stage_chunks(f, res.encoding, AS_OF, form="tuples", size=10, address_keys=False)
+            for t in c.rows]
+    assert all(t[k] for t in staged) and all(t[k] == "" for t in bare)
+    assert [t[:k] + t[k + 1:] for t in bare] == [t[:k] + t[k + 1:] for t in staged]
 
 
 def _copy_unescape(s: str) -> str | None:
@@ -197,3 +203,33 @@ def test_backslash_and_empty_change_date_survive_the_staging_load(ctx: Any, tmp_
         p = Person.objects.get(atena_no=rows[2]["宛名番号"])
         assert p.address == "東京都\\港区\\N"
         assert Person.objects.get(atena_no=rows[3]["宛名番号"]).status_date is None
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("worker", [False, True])
+def test_address_keys_are_made_for_a_first_load_then_only_for_the_changed_rows(
+        ctx: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, worker: bool) -> None:
+    """Decision 058: the reader keys every address of a first load; later runs key the delta only
+    (an unchanged row keeps its key, so an unchanged re-import folds no address), and every
+    person's stored key is the key of its address either way."""
+    from yobo.core.text import address_key
+
+    def consistent() -> None:
+        got = list(Person.objects.values_list("address", "address_extra", "address_key"))
+        assert got and all(k == address_key(a, e) for a, e, k in got)
+
+    rows = list(synth.generate(40, 5, AS_OF))
+    f = write(tmp_path / "a.csv", rows)
+    import_residents(ctx, f, as_of=AS_OF, worker=worker)
+    consistent()
+    calls: list[str] = []
+    real = importer.address_key
+    monkeypatch.setattr(importer, "address_key", lambda a, e="": calls.append(a) or real(a, e))
+    import_residents(ctx, f, as_of=AS_OF, full=True, worker=worker)
+    assert calls == []  # nothing changed: no key made again
+    moved = [dict(r, 住所="神奈川県横浜市中区本町一丁目2番3号", 方書="コーポ本町　２０１", 異動事由="転居",
+                  異動日=AS_OF.isoformat()) for r in rows[:3]]
+    import_residents(ctx, write(tmp_path / "b.csv", moved), as_of=AS_OF, worker=worker)
+    assert sorted(calls) == ["神奈川県横浜市中区本町一丁目2番3号"] * 3
+    consistent()
+    assert Person.objects.filter(address_key__contains="本町1-2-3-201").count() == 3
