@@ -14,24 +14,44 @@ from yobo.core.text import address_key
 CHUNK = 20_000
 
 
+def _keys(cur):
+    """(id, key) of every person, in chunks of ``CHUNK``."""
+    last = 0
+    while True:
+        cur.execute("SELECT id, address, address_extra FROM people_person WHERE id > %s ORDER BY id LIMIT %s",
+                    [last, CHUNK])
+        rows = cur.fetchall()
+        if not rows:
+            return
+        last = rows[-1][0]
+        yield [(pk, address_key(a, e)) for pk, a, e in rows]
+
+
 def fill(apps, schema_editor):
     conn = schema_editor.connection
-    last = 0
     with conn.cursor() as cur:
-        while True:
-            cur.execute("SELECT id, address, address_extra FROM people_person WHERE id > %s ORDER BY id LIMIT %s",
-                        [last, CHUNK])
-            rows = cur.fetchall()
-            if not rows:
-                break
-            last = rows[-1][0]
-            cur.executemany("UPDATE people_person SET address_key = %s WHERE id = %s",
-                            [(address_key(a, e), pk) for pk, a, e in rows])
-        if conn.vendor == "postgresql":
-            cur.execute("CREATE INDEX IF NOT EXISTS people_person_address_key_trgm ON people_person "
-                        "USING gin (address_key gin_trgm_ops)")
-            cur.execute("DROP INDEX IF EXISTS people_person_address_trgm")
-            cur.execute("DROP INDEX IF EXISTS people_person_address_extra_trgm")
+        if conn.vendor != "postgresql":
+            for chunk in _keys(cur):
+                cur.executemany("UPDATE people_person SET address_key = %s WHERE id = %s",
+                                [(k, pk) for pk, k in chunk])
+            return
+        # PostgreSQL: the keys arrive by COPY and are written by one join, not a statement per person
+        # (1M persons: 112 s that way). The trigram indexes go first — the address ones for good,
+        # the name ones to be rebuilt after — since the update would maintain each for every row.
+        for col in ("address", "address_extra", "kana_key", "kanji_key"):
+            cur.execute(f"DROP INDEX IF EXISTS people_person_{col}_trgm")
+        cur.execute("CREATE TEMPORARY TABLE people_address_keys (id bigint PRIMARY KEY, address_key text) "
+                    "ON COMMIT DROP")
+        raw = cur.cursor  # psycopg 3
+        for chunk in _keys(cur):
+            with raw.copy("COPY people_address_keys (id, address_key) FROM STDIN") as copy:
+                for item in chunk:
+                    copy.write_row(item)
+        cur.execute("UPDATE people_person p SET address_key = k.address_key FROM people_address_keys k "
+                    "WHERE k.id = p.id AND p.address_key <> k.address_key")
+        for col in ("kana_key", "kanji_key", "address_key"):
+            cur.execute(f"CREATE INDEX IF NOT EXISTS people_person_{col}_trgm ON people_person "
+                        f"USING gin ({col} gin_trgm_ops)")
 
 
 def unfill(apps, schema_editor):
