@@ -86,3 +86,26 @@ def test_search_by_halfwidth_kana_and_open_the_person_page(
     assert page.locator("[data-testid=masked]").is_visible()
     assert "みなとみらい" not in page.content()
     page.screenshot(path=str(SHOTS / "people-protected.png"), full_page=True)
+
+
+def test_search_by_an_address_written_as_forms_write_it(
+        page: Any, enrolled: dict[str, Any], make_ctx: Any) -> None:  # noqa: F811
+    """The register writes 日吉本町10番地の2; staff type 日吉本町１０－２ from the form (full-width,
+    with a dash) and Tab to the address box. A protected person is not found by address."""
+    _city(make_ctx)
+    _login(page, enrolled)
+    page.goto(enrolled["url"] + "/people/?purpose=P02")
+    _focus(page, "name", "name")
+    page.keyboard.press("Tab")  # name → birth date
+    page.keyboard.press("Tab")  # → address
+    assert page.evaluate("document.activeElement.name") == "address"
+    page.keyboard.type("日吉本町１０－２")
+    page.keyboard.press("Enter")
+    results = page.locator("[data-testid=search-results] tbody tr")
+    results.first.wait_for()
+    texts = results.all_inner_texts()
+    assert len(texts) == 1 and "小山田　健" in texts[0] and "日吉本町10番地の2" in texts[0]
+    page.fill("#id_address", "みなとみらい3-5")  # 山田葵's block: she is under a support measure
+    page.keyboard.press("Enter")
+    page.wait_for_selector("text=見つかりませんでした")
+    assert "山田　葵" not in page.content()
