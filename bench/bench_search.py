@@ -66,7 +66,8 @@ def _cases(people: list[dict[str, str]]) -> dict[str, list[dict[str, Any]]]:
         # "…区白楽25番地" → "白楽25番地": what a clerk types of an address
         fragment = p["住所"].rpartition("区")[2] or p["住所"][-8:]
         # "日吉本町三丁目12番5号" → "日吉本町3-12-5": the same block as a form writes it
-        form = re.sub(r"(丁目|番地の|番地|番|号)(?=\d|$)", "-", fragment.translate(_KANJI_DIGITS)).rstrip("-")
+        chome = re.sub(r"[一二三四五六七八九]+(?=丁目)", lambda m: m[0].translate(_KANJI_DIGITS), fragment)
+        form = re.sub(r"(丁目|番地の|番地|番|号)(?=\d|$)", "-", chome).rstrip("-")
         for case, crit in (
             ("kana_full", {"name": p["カナ氏名"]}),
             ("kana_surname", {"name": sur_kana}),
