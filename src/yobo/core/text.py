@@ -86,11 +86,12 @@ _KANJI_NUMBER = re.compile(r"[〇一二三四五六七八九十百千]+(?=丁目
 # What separates the numbers of an address once they are digits: 丁目・番地・番・号, の (ノ once
 # hiragana is katakana) and every dash staff or forms use, the long-vowel mark typed for one included.
 _NUMBER_UNIT = re.compile(r"(?<=\d)(?:丁目|番地ノ?|番ノ?|号ノ?|ノ|[-‐‑‒–—―−ー])+")
-# One table, one pass (a row of the register import is keyed once): hiragana as katakana, ヶ/ヵ/ガ
-# (が once katakana) as ケ — 霞が関, 霞ヶ関 and 霞ケ関 are one place — and the name 異体字.
+# One table, one pass: hiragana as katakana; ヶ/ヵ/ガ (が too) as ケ — 霞が関, 霞ヶ関 and 霞ケ関
+# are one place; a small ッ as ツ (三ッ沢, 三ツ沢); 之 as ノ (二之宮, 二の宮); and the name 異体字.
 _ADDRESS_TABLE: dict[int, int | None] = {
     **{c: c + 0x60 for c in range(_HIRA_START, _HIRA_END + 1)}, **_KEY_TABLE,
-    **dict.fromkeys(map(ord, "ヶヵガが"), ord("ケ")),
+    **dict.fromkeys(map(ord, "ヶヵガが"), ord("ケ")), **dict.fromkeys(map(ord, "ッっ"), ord("ツ")),
+    ord("之"): ord("ノ"),
 }
 
 _ADDRESS_FOLDS = frozenset(map(chr, _ADDRESS_TABLE))
@@ -168,9 +169,10 @@ def address_key(address: str, extra: str = "") -> str:
     本町1-2-3, 本町１丁目２－３ or 本町1丁目2番地の3. All become 中区本町1-2-3-…: NFKC (widths),
     no spaces, no leading prefecture and no 大字, a block's kanji number as digits (一丁目 → 1丁目,
     二十三番地 → 23番地; 三田 and 九段 stay), 丁目/番地/番/号/の and any dash after a number as one
-    ``-`` (so 1丁目 does not match 12丁目), ヶ/ケ/が as one, name 異体字 folded (髙田 = 高田) and
-    case folded. The 方書 follows the address, a ``-`` between them when both meet in digits; when
-    it ends in a room number, the key also holds the address with the room alone (本町1-2-3-101).
+    ``-`` (so 1丁目 does not match 12丁目), ヶ/ケ/が as one, ッ/ツ and 之/の as one, name 異体字
+    folded (髙田 = 高田) and case folded. The 方書 follows the address, a ``-`` between them when
+    both meet in digits; when it ends in a room number, the key also holds the address with the
+    room alone (本町1-2-3-101).
     Changing it needs the stored keys recomputed (a migration, as ``people.0011``).
     """
     a = _address_part(address) if address else ""
